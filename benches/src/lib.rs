@@ -1,0 +1,1 @@
+//! Benchmark scenarios shared by criterion and `compare`.

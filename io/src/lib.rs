@@ -1,0 +1,1 @@
+//! brisk-io: placeholder, filled by the I/O issue.

@@ -1,0 +1,1 @@
+//! brisk-macros: placeholder.

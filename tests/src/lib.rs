@@ -1,0 +1,1 @@
+//! Integration tests of brisk live in `tests/`.
