@@ -1,0 +1,166 @@
+//! `Builder`: the runtime's settings, checked once at `build`.
+
+use std::fmt;
+use std::io;
+
+use crate::Runtime;
+
+/// Where `spawn` first polls a new task.
+///
+/// ```
+/// let rt = brisk::Runtime::builder()
+///     .spawn_policy(brisk::SpawnPolicy::Lazy)
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let h = brisk::spawn(async { 1 });
+///     assert!(!h.is_finished() || rt_is_multi_threaded());
+///     assert_eq!(h.await.unwrap(), 1);
+/// });
+/// # fn rt_is_multi_threaded() -> bool { true }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpawnPolicy {
+    /// Poll the new task inline, at once, within the `eager_budget` and `eager_depth` limits
+    /// (the default).
+    #[default]
+    Eager,
+    /// Queue every new task, as tokio does.
+    Lazy,
+}
+
+/// The settings a runtime is built from (validated).
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) worker_threads: usize,
+    pub(crate) eager_budget: u32,
+    pub(crate) eager_depth: u32,
+    pub(crate) spawn_policy: SpawnPolicy,
+    pub(crate) global_queue_interval: u32,
+    pub(crate) thread_name: String,
+}
+
+/// Builds a [`Runtime`] with custom settings.
+///
+/// ```
+/// let rt = brisk::Builder::new()
+///     .worker_threads(2)
+///     .eager_budget(16)
+///     .eager_depth(4)
+///     .thread_name("my-worker")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(async { brisk::spawn(async { 7 }).await.unwrap() }), 7);
+/// ```
+pub struct Builder {
+    worker_threads: Option<usize>,
+    eager_budget: u32,
+    eager_depth: u32,
+    spawn_policy: SpawnPolicy,
+    global_queue_interval: u32,
+    thread_name: String,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Default settings: one worker per CPU, `Eager`, `eager_budget` 128, `eager_depth` 16,
+    /// `global_queue_interval` 61, threads named `brisk-worker-{index}`.
+    pub fn new() -> Builder {
+        Builder {
+            worker_threads: None,
+            eager_budget: 128,
+            eager_depth: 16,
+            spawn_policy: SpawnPolicy::Eager,
+            global_queue_interval: 61,
+            thread_name: "brisk-worker".to_string(),
+        }
+    }
+
+    /// Number of worker threads (default: the number of CPUs). Must be at least 1.
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// Inline polls allowed per tick (default 128). 0 turns eager spawning off.
+    pub fn eager_budget(&mut self, n: u32) -> &mut Self {
+        self.eager_budget = n;
+        self
+    }
+
+    /// Maximum inline nesting depth (default 16). 0 turns eager spawning off.
+    pub fn eager_depth(&mut self, n: u32) -> &mut Self {
+        self.eager_depth = n;
+        self
+    }
+
+    /// The spawn policy (default [`SpawnPolicy::Eager`]).
+    pub fn spawn_policy(&mut self, policy: SpawnPolicy) -> &mut Self {
+        self.spawn_policy = policy;
+        self
+    }
+
+    /// A worker with local work still takes a task from the shared injector queue every
+    /// `n` ticks (default 61). Must be at least 1.
+    pub fn global_queue_interval(&mut self, n: u32) -> &mut Self {
+        self.global_queue_interval = n;
+        self
+    }
+
+    /// Worker threads are named `{name}-{index}` (default `brisk-worker`).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Builds the runtime and starts its worker threads.
+    ///
+    /// # Errors
+    /// `InvalidInput` naming the setting if `worker_threads` or `global_queue_interval` is 0;
+    /// the OS error if a thread cannot be started.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        let worker_threads = self.worker_threads.unwrap_or_else(num_cpus::get);
+        if worker_threads == 0 {
+            return Err(invalid("worker_threads must be at least 1"));
+        }
+        if worker_threads > 4096 {
+            return Err(invalid("worker_threads must be at most 4096"));
+        }
+        if self.global_queue_interval == 0 {
+            return Err(invalid("global_queue_interval must be at least 1"));
+        }
+        Runtime::start(Config {
+            worker_threads,
+            eager_budget: self.eager_budget,
+            eager_depth: self.eager_depth,
+            spawn_policy: self.spawn_policy,
+            global_queue_interval: self.global_queue_interval,
+            thread_name: self.thread_name.clone(),
+        })
+    }
+}
+
+fn invalid(msg: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("brisk::Builder: {msg}"),
+    )
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("eager_budget", &self.eager_budget)
+            .field("eager_depth", &self.eager_depth)
+            .field("spawn_policy", &self.spawn_policy)
+            .field("global_queue_interval", &self.global_queue_interval)
+            .field("thread_name", &self.thread_name)
+            .finish()
+    }
+}

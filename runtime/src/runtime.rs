@@ -1,0 +1,320 @@
+//! `Runtime` and `Handle`: starting, entering and stopping a runtime.
+//!
+//! Invariants: the runtime owns its worker threads; dropping it (or `shutdown_timeout`) sets
+//! the shutdown flag, wakes and joins the workers, then cancels every task still owned (each
+//! future dropped exactly once, each pending `JoinHandle` resolving as cancelled).
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::Worker;
+
+use crate::builder::{Builder, Config};
+use crate::metrics::RuntimeMetrics;
+use crate::scheduler::context::{self, Context};
+use crate::scheduler::eager::{self, Mode};
+use crate::scheduler::{worker, Shared};
+use crate::task::JoinHandle;
+
+/// A brisk runtime: worker threads running tasks with the eager-first policy.
+///
+/// ```
+/// let rt = brisk::Runtime::new().unwrap();
+/// let sum = rt.block_on(async {
+///     let a = brisk::spawn(async { 20 });
+///     let b = brisk::spawn(async { 22 });
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(sum, 42);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<thread::JoinHandle<()>>,
+    running: Arc<Running>,
+}
+
+/// Counts running worker threads so shutdown can wait with a timeout.
+#[derive(Default)]
+struct Running {
+    count: Mutex<usize>,
+    all_stopped: Condvar,
+}
+
+/// Decrements `Running` when a worker thread ends, even by panic.
+struct RunningGuard(Arc<Running>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        let mut count = self.0.count.lock().unwrap_or_else(|e| e.into_inner());
+        *count -= 1;
+        if *count == 0 {
+            self.0.all_stopped.notify_all();
+        }
+    }
+}
+
+impl Runtime {
+    /// A runtime with the default settings (see [`Builder::new`]).
+    ///
+    /// # Errors
+    /// If a worker thread cannot be started.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to configure a runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn start(config: Config) -> io::Result<Runtime> {
+        let n = config.worker_threads;
+        let locals: Vec<Worker<TaskRef>> = (0..n).map(|_| Worker::new_fifo()).collect();
+        let stealers = locals.iter().map(|w| w.stealer()).collect();
+        let name = config.thread_name.clone();
+        let shared = Arc::new(Shared::new(config, stealers));
+        let running = Arc::new(Running {
+            count: Mutex::new(n),
+            all_stopped: Condvar::new(),
+        });
+        let mut rt = Runtime {
+            handle: Handle { shared },
+            threads: Vec::with_capacity(n),
+            running,
+        };
+        for (index, local) in locals.into_iter().enumerate() {
+            let shared = rt.handle.shared.clone();
+            let guard = RunningGuard(rt.running.clone());
+            let spawned = thread::Builder::new()
+                .name(format!("{name}-{index}"))
+                .spawn(move || {
+                    let _guard = guard;
+                    worker::run(shared, index, local);
+                });
+            match spawned {
+                Ok(t) => rt.threads.push(t),
+                Err(e) => return Err(e), // dropping `rt` stops the workers already started
+            }
+        }
+        Ok(rt)
+    }
+
+    /// Runs `future` to completion on this thread and returns its output. Tasks it spawns are
+    /// polled eagerly right here (this thread acts as a worker for the eager policy); queued
+    /// ones run on the workers.
+    ///
+    /// # Panics
+    /// If called from a thread that already runs brisk tasks (a worker, or inside another
+    /// `block_on`): a runtime cannot be started or blocked on from within a runtime.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        block_on(&self.handle, future)
+    }
+
+    /// Spawns a task on this runtime (eagerly if called from one of its threads, otherwise
+    /// through the injector queue).
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// A handle to this runtime, to spawn from other threads.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// A live view of this runtime's counters.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// The scheduling trace recorded so far (feature `trace`), worker by worker, each worker's
+    /// events in the order it performed them, then those of `block_on` threads.
+    #[cfg(feature = "trace")]
+    pub fn take_trace(&self) -> Vec<crate::trace::Record> {
+        self.handle.shared.trace.take()
+    }
+
+    /// Shuts down, waiting at most `timeout` for workers to finish the poll they are in.
+    /// Workers still busy after that are left to finish on their own; every task that is not
+    /// running is cancelled either way.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) {
+        let shared = &self.handle.shared;
+        shared.begin_shutdown();
+        let me = thread::current().id();
+        let threads = std::mem::take(&mut self.threads);
+        match timeout {
+            None => {
+                for t in threads {
+                    // Dropping the runtime from inside one of its own tasks: do not join ourselves.
+                    if t.thread().id() != me {
+                        let _ = t.join();
+                    }
+                }
+            }
+            Some(timeout) => {
+                let deadline = Instant::now() + timeout;
+                let mut count = self.running.count.lock().unwrap_or_else(|e| e.into_inner());
+                while *count > 0 {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    count = self
+                        .running
+                        .all_stopped
+                        .wait_timeout(count, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        shared.cancel_all_tasks();
+    }
+}
+
+use crate::task::raw::TaskRef;
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if !self.handle.shared.is_shutdown() || !self.threads.is_empty() {
+            self.shutdown(None);
+        }
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.handle.shared.config.worker_threads)
+            .field("spawn_policy", &self.handle.shared.config.spawn_policy)
+            .finish()
+    }
+}
+
+/// A cheap, cloneable reference to a runtime, usable from any thread.
+///
+/// ```
+/// let rt = brisk::Runtime::new().unwrap();
+/// let handle = rt.handle().clone();
+/// let joined = std::thread::spawn(move || handle.spawn(async { 5 }))
+///     .join()
+///     .unwrap();
+/// assert_eq!(rt.block_on(joined).unwrap(), 5);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The handle of the runtime running the current thread.
+    ///
+    /// # Panics
+    /// Outside a brisk runtime (use [`try_current`](Self::try_current)).
+    #[track_caller]
+    pub fn current() -> Handle {
+        Handle::try_current()
+            .expect("brisk::Handle::current() must be called from within a brisk runtime")
+    }
+
+    /// The handle of the runtime running the current thread, if any.
+    pub fn try_current() -> Option<Handle> {
+        context::with_current(|ctx| ctx.map(|c| c.handle.clone()))
+    }
+
+    /// Spawns a task on this runtime from any thread: eagerly if this thread runs the
+    /// runtime's tasks, otherwise through the injector queue.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        eager::spawn_on(&self.shared, future, Mode::Policy)
+    }
+
+    /// A live view of the runtime's counters.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// Wakes the thread blocked in `block_on`.
+struct ThreadWaker {
+    thread: Thread,
+    notified: AtomicBool,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.notified.swap(true, Ordering::Release) {
+            self.thread.unpark();
+        }
+    }
+}
+
+/// Clears the coop budget when `block_on` returns (also by panic).
+struct ResetBudget;
+
+impl Drop for ResetBudget {
+    fn drop(&mut self) {
+        crate::coop::set_budget(None);
+    }
+}
+
+#[track_caller]
+fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
+    if context::is_set() {
+        panic!(
+            "Cannot start a runtime from within a runtime: brisk's block_on was called on a \
+             thread that is already running brisk tasks (a worker thread or another block_on). \
+             Await the future instead."
+        );
+    }
+    let ctx = Context::new(handle.clone(), None, None);
+    let _enter = context::enter(&ctx);
+    let _reset = ResetBudget;
+    let thread_waker = Arc::new(ThreadWaker {
+        thread: thread::current(),
+        notified: AtomicBool::new(false),
+    });
+    let waker = Waker::from(thread_waker.clone());
+    let mut cx = TaskContext::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        ctx.start_tick();
+        ctx.count(|m| &m.polls);
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        while !thread_waker.notified.swap(false, Ordering::Acquire) {
+            thread::park();
+        }
+    }
+}

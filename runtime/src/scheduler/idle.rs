@@ -1,0 +1,165 @@
+//! Idle workers: who is searching, who is parked, and whom to wake for new work.
+//!
+//! Invariants:
+//! - `state` packs the number of searching workers (low bits) and of unparked workers (high
+//!   bits). A worker is either unparked or listed in `sleepers`, never both (changed together
+//!   under the `sleepers` lock).
+//! - New work wakes at most one sleeper, and none if a worker is already searching (that one
+//!   will find it) or if no worker sleeps: no thundering herd.
+//! - No lost wake-up: the notifier publishes its work, then (SeqCst) reads `state`; a parking
+//!   worker updates `state` (SeqCst), and the last searcher to park re-checks every queue.
+//!   One of the two sees the other.
+
+use std::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Condvar, Mutex};
+
+const UNPARKED_ONE: usize = 1 << 16;
+const SEARCHING_MASK: usize = UNPARKED_ONE - 1;
+
+/// Counts of searching and unparked workers, and the list of sleeping ones.
+pub(crate) struct Idle {
+    state: AtomicUsize,
+    sleepers: Mutex<Vec<usize>>,
+    num_workers: usize,
+}
+
+fn searching(state: usize) -> usize {
+    state & SEARCHING_MASK
+}
+
+fn unparked(state: usize) -> usize {
+    state >> 16
+}
+
+impl Idle {
+    pub(crate) fn new(num_workers: usize) -> Idle {
+        Idle {
+            state: AtomicUsize::new(num_workers * UNPARKED_ONE),
+            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            num_workers,
+        }
+    }
+
+    fn should_notify(&self) -> bool {
+        let s = self.state.load(SeqCst);
+        searching(s) == 0 && unparked(s) < self.num_workers
+    }
+
+    /// After publishing work: the sleeper to wake, if one must be woken. It is counted as
+    /// unparked and searching before this returns.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        fence(SeqCst);
+        if !self.should_notify() {
+            return None;
+        }
+        let mut sleepers = lock(&self.sleepers);
+        if !self.should_notify() {
+            return None;
+        }
+        let index = sleepers.pop()?;
+        self.state.fetch_add(UNPARKED_ONE | 1, SeqCst);
+        Some(index)
+    }
+
+    /// Becomes a searcher unless half the workers already search.
+    pub(crate) fn transition_to_searching(&self) -> bool {
+        let s = self.state.load(SeqCst);
+        if 2 * searching(s) >= self.num_workers {
+            return false;
+        }
+        self.state.fetch_add(1, SeqCst);
+        true
+    }
+
+    /// Stops searching (found work); true if it was the last searcher.
+    pub(crate) fn transition_from_searching(&self) -> bool {
+        searching(self.state.fetch_sub(1, SeqCst)) == 1
+    }
+
+    /// Parks worker `index`; true if it was the last searcher (it must then re-check queues).
+    pub(crate) fn transition_to_parked(&self, index: usize, is_searching: bool) -> bool {
+        let mut sleepers = lock(&self.sleepers);
+        let dec = UNPARKED_ONE + usize::from(is_searching);
+        let prev = self.state.fetch_sub(dec, SeqCst);
+        sleepers.push(index);
+        is_searching && searching(prev) == 1
+    }
+
+    /// Number of workers searching right now (for tests).
+    #[cfg(test)]
+    pub(crate) fn num_searching(&self) -> usize {
+        searching(self.state.load(SeqCst))
+    }
+}
+
+/// Sleeps one worker thread until it is notified or the runtime shuts down.
+#[derive(Default)]
+pub(crate) struct Parker {
+    notified: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl Parker {
+    /// Blocks until `unpark` (consumed) or until `is_shutdown()` holds.
+    pub(crate) fn park(&self, is_shutdown: impl Fn() -> bool) {
+        let mut notified = lock(&self.notified);
+        while !*notified {
+            if is_shutdown() {
+                return;
+            }
+            notified = self
+                .condvar
+                .wait(notified)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *notified = false;
+    }
+
+    /// Wakes the parked thread, or makes its next `park` return at once.
+    pub(crate) fn unpark(&self) {
+        *lock(&self.notified) = true;
+        self.condvar.notify_one();
+    }
+
+    /// Wakes the thread so it can see the shutdown flag (set before this call).
+    pub(crate) fn wake_for_shutdown(&self) {
+        let _guard = lock(&self.notified);
+        self.condvar.notify_all();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_wakes_one_and_not_while_searching() {
+        let idle = Idle::new(2);
+        assert_eq!(idle.worker_to_notify(), None, "nobody sleeps");
+        assert!(!idle.transition_to_parked(0, false));
+        assert!(!idle.transition_to_parked(1, false));
+        let first = idle.worker_to_notify();
+        assert!(first.is_some());
+        assert_eq!(idle.num_searching(), 1);
+        assert_eq!(
+            idle.worker_to_notify(),
+            None,
+            "a searcher exists: no second wake-up"
+        );
+        assert!(idle.transition_from_searching());
+        assert!(idle.worker_to_notify().is_some());
+    }
+
+    #[test]
+    fn last_searcher_is_told_to_recheck() {
+        let idle = Idle::new(2);
+        assert!(idle.transition_to_searching());
+        assert!(!idle.transition_to_searching(), "at most half search");
+        assert!(idle.transition_to_parked(0, true));
+        assert_eq!(idle.worker_to_notify(), Some(0));
+    }
+}

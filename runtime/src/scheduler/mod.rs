@@ -1,0 +1,146 @@
+//! The multi-threaded work-stealing scheduler.
+//!
+//! Each worker owns a FIFO [`Worker`] deque; the others hold its [`Stealer`]. One shared
+//! [`Injector`] takes spawns and wakes from threads outside the runtime. New work wakes at most
+//! one parked worker (see `idle.rs`).
+//!
+//! Invariants:
+//! - A queue entry is a [`TaskRef`] owning one reference; popping it hands that reference to
+//!   the runner (`task::harness::run_queued`), which skips stale entries.
+//! - Only a worker pushes to its own deque; every other thread pushes to the injector.
+//! - After shutdown starts, every entry pushed anywhere is dropped (not run): the owned-task
+//!   list cancels the tasks themselves.
+
+pub(crate) mod context;
+pub(crate) mod eager;
+pub(crate) mod idle;
+pub(crate) mod worker;
+
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam_deque::{Injector, Stealer};
+
+use crate::builder::Config;
+use crate::metrics::Metrics;
+use crate::task::owned::OwnedTasks;
+use crate::task::raw::TaskRef;
+use idle::{Idle, Parker};
+
+/// The state every worker and every handle of one runtime shares.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) injector: Injector<TaskRef>,
+    pub(crate) stealers: Box<[Stealer<TaskRef>]>,
+    pub(crate) idle: Idle,
+    pub(crate) parkers: Box<[Parker]>,
+    pub(crate) owned: OwnedTasks,
+    pub(crate) metrics: Metrics,
+    shutdown: AtomicBool,
+    #[cfg(feature = "trace")]
+    pub(crate) trace: crate::trace::Buffers,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, stealers: Box<[Stealer<TaskRef>]>) -> Shared {
+        let n = config.worker_threads;
+        Shared {
+            injector: Injector::new(),
+            stealers,
+            idle: Idle::new(n),
+            parkers: (0..n).map(|_| Parker::default()).collect(),
+            owned: OwnedTasks::new(),
+            metrics: Metrics::new(n),
+            shutdown: AtomicBool::new(false),
+            #[cfg(feature = "trace")]
+            trace: crate::trace::Buffers::new(n),
+            config,
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Queues a notified task: on this runtime's worker thread, to its local deque; anywhere
+    /// else, to the injector.
+    pub(crate) fn schedule(this: &Arc<Shared>, task: TaskRef) {
+        let task = context::with_runtime(this, |ctx| match ctx.and_then(|c| c.local.as_ref()) {
+            Some(local) => {
+                local.push(task);
+                None
+            }
+            None => Some(task),
+        });
+        match task {
+            None => this.notify_parked(),
+            Some(task) => this.push_remote(task),
+        }
+    }
+
+    /// Pushes to the injector and wakes a worker if needed.
+    pub(crate) fn push_remote(&self, task: TaskRef) {
+        self.injector.push(task);
+        fence(Ordering::SeqCst);
+        if self.is_shutdown() {
+            // Shutdown may have drained the injector already: drop what we pushed ourselves.
+            self.drain_injector();
+        } else {
+            self.notify_parked();
+        }
+    }
+
+    /// Wakes one parked worker if new work needs one.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            crate::trace::unpark(index);
+            self.parkers[index].unpark();
+        }
+    }
+
+    /// True if any queue may hold work (used by the last searcher before it sleeps).
+    pub(crate) fn has_visible_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// Drops every entry in the injector (shutdown).
+    pub(crate) fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                crossbeam_deque::Steal::Success(task) => drop(task),
+                crossbeam_deque::Steal::Retry => continue,
+                crossbeam_deque::Steal::Empty => break,
+            }
+        }
+    }
+
+    /// Starts shutdown: no new work runs, parked workers wake up and exit.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        for parker in self.parkers.iter() {
+            parker.wake_for_shutdown();
+        }
+    }
+
+    /// Finishes shutdown once the workers stopped (or were given up on): cancels every task
+    /// the runtime still owns, dropping its future exactly once, and drops queued entries.
+    pub(crate) fn cancel_all_tasks(&self) {
+        use crate::task::{harness, raw};
+        loop {
+            let tasks = self.owned.close_and_take_all();
+            if tasks.is_empty() {
+                break;
+            }
+            for owner in tasks {
+                let ptr = owner.as_ptr();
+                if owner.header().state.transition_to_shutdown() {
+                    crate::trace::cancel(owner.header().id);
+                    // SAFETY: transition_to_shutdown gave us RUNNING; `owner` keeps it alive.
+                    unsafe { raw::cancel_future(ptr) };
+                    harness::complete_owned(ptr, Some(owner));
+                }
+            }
+        }
+        self.drain_injector();
+    }
+}

@@ -1,0 +1,149 @@
+//! The worker loop: take a task, run it, look for more, park.
+//!
+//! Order of sources in a tick: every `global_queue_interval` ticks the injector first (so it is
+//! never starved by local work), otherwise the local deque, then the injector, then stealing
+//! from a random victim (a batch). A worker out of work becomes a "searcher" (at most half the
+//! workers search at once), then parks. A searcher that finds work and was the last searcher
+//! wakes another parked worker, so remaining work always has someone looking for it.
+
+use std::sync::Arc;
+
+use crossbeam_deque::{Steal, Worker};
+
+use super::context::{self, Context};
+use super::Shared;
+use crate::runtime::Handle;
+use crate::task::harness;
+use crate::task::raw::TaskRef;
+use crate::trace::{self, Source};
+
+/// One worker thread's own state.
+struct Core {
+    index: usize,
+    searching: bool,
+    rng: u64,
+}
+
+/// Runs worker `index` until the runtime shuts down.
+pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<TaskRef>) {
+    let ctx = Context::new(Handle { shared }, Some(index), Some(local));
+    let _enter = context::enter(&ctx);
+    let mut core = Core {
+        index,
+        searching: false,
+        rng: 0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) * 0xBF58_476D_1CE4_E5B9),
+    };
+    let shared = ctx.shared();
+    while !shared.is_shutdown() {
+        if let Some((task, source)) = core.next_task(&ctx) {
+            core.run_task(&ctx, task, source);
+            continue;
+        }
+        if let Some(task) = core.steal(&ctx) {
+            core.run_task(&ctx, task, Source::Steal);
+            continue;
+        }
+        core.park(&ctx);
+    }
+    // Drop this worker's queued entries: the tasks themselves are cancelled by the owned list.
+    let local = ctx.local.as_ref().expect("worker has a local queue");
+    while let Some(task) = local.pop() {
+        drop(task);
+    }
+}
+
+impl Core {
+    fn next_task(&mut self, ctx: &Context) -> Option<(TaskRef, Source)> {
+        let shared = ctx.shared();
+        let local = ctx.local.as_ref().expect("worker has a local queue");
+        let tick = ctx.tick.get() + 1;
+        if tick % u64::from(shared.config.global_queue_interval) == 0 {
+            if let Some(task) = steal_retry(|| shared.injector.steal()) {
+                return Some((task, Source::Injector));
+            }
+        }
+        if let Some(task) = local.pop() {
+            return Some((task, Source::Local));
+        }
+        steal_retry(|| shared.injector.steal_batch_and_pop(local)).map(|t| (t, Source::Injector))
+    }
+
+    fn steal(&mut self, ctx: &Context) -> Option<TaskRef> {
+        let shared = ctx.shared();
+        if !self.searching {
+            if !shared.idle.transition_to_searching() {
+                return None;
+            }
+            self.searching = true;
+        }
+        let local = ctx.local.as_ref().expect("worker has a local queue");
+        let n = shared.stealers.len();
+        let start = self.next_random() as usize % n;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index {
+                continue;
+            }
+            if let Some(task) = steal_retry(|| shared.stealers[victim].steal_batch_and_pop(local)) {
+                return Some(task);
+            }
+        }
+        steal_retry(|| shared.injector.steal_batch_and_pop(local))
+    }
+
+    fn run_task(&mut self, ctx: &Context, task: TaskRef, source: Source) {
+        let shared = ctx.shared();
+        if self.searching {
+            self.searching = false;
+            if shared.idle.transition_from_searching() {
+                // We were the last searcher and found work: there may be more for someone else.
+                shared.notify_parked();
+            }
+        }
+        match source {
+            Source::Steal => ctx.count(|m| &m.steals),
+            Source::Injector => ctx.count(|m| &m.injector_pops),
+            Source::Local => {}
+        }
+        ctx.start_tick();
+        ctx.count(|m| &m.polls);
+        trace::queue_pop(task.header().id, source);
+        harness::run_queued(task);
+    }
+
+    fn park(&mut self, ctx: &Context) {
+        let shared = ctx.shared();
+        let was_searching = std::mem::take(&mut self.searching);
+        let last_searcher = shared.idle.transition_to_parked(self.index, was_searching);
+        if last_searcher && shared.has_visible_work() {
+            // Work arrived while we were giving up: wake someone (possibly ourselves).
+            shared.notify_parked();
+        }
+        trace::park();
+        shared.parkers[self.index].park(|| shared.is_shutdown());
+        if shared.is_shutdown() {
+            return;
+        }
+        trace::unpark(self.index);
+        // A notification counts us as searching and unparked.
+        self.searching = true;
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*: cheap, good enough to spread victims.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+fn steal_retry(mut f: impl FnMut() -> Steal<TaskRef>) -> Option<TaskRef> {
+    loop {
+        match f() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => std::hint::spin_loop(),
+        }
+    }
+}
