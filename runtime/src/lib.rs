@@ -63,3 +63,8 @@ pub use builder::{Builder, SpawnPolicy};
 pub use metrics::RuntimeMetrics;
 pub use runtime::{Handle, Runtime};
 pub use task::{spawn, spawn_eager, spawn_lazy, JoinError, JoinHandle};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
