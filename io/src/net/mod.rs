@@ -1,0 +1,477 @@
+//! TCP, UDP and Unix-domain sockets driven by the brisk reactor.
+//!
+//! The types mirror tokio's `tokio::net` where they overlap: addresses are any
+//! [`std::net::ToSocketAddrs`], `bind`/`connect` are `async` for every type except
+//! [`UnixListener::bind`] and [`UnixStream::pair`], and `from_std` switches the std
+//! socket to nonblocking mode. Streams implement [`futures_io::AsyncRead`] and
+//! [`futures_io::AsyncWrite`] (`poll_close` shuts down the write half) and split into
+//! borrowed ([`tcp::ReadHalf`]...) or owned ([`tcp::OwnedReadHalf`]...) halves.
+//!
+//! # Invariants
+//!
+//! * Every socket is registered with the reactor current on the thread that created
+//!   it ([`Handle::current`](crate::Handle::current)); accepted streams use their
+//!   listener's reactor. Creating one with no current reactor panics.
+//! * Every operation poll spends [`coop`] budget first and never blocks
+//!   the thread (host name resolution excepted, see the crate docs).
+//! * `connect` resolves only after the connection is established or has failed:
+//!   a refused connection is an error, never a hang.
+//! * Dropping an [`OwnedWriteHalf`](tcp::OwnedWriteHalf) shuts down the write half
+//!   of the stream (as tokio does); dropping any socket deregisters it.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::task::{ready, Context, Poll};
+
+use mio::event::Source;
+
+use crate::coop;
+use crate::registered::Registered;
+use crate::registration::Direction;
+
+pub mod tcp;
+mod udp;
+pub mod unix;
+
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};
+
+/// Resolves `addr` to a list of socket addresses (on the calling thread).
+fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+    Ok(addr.to_socket_addrs()?.collect())
+}
+
+/// Error for an address that resolved to nothing.
+fn no_addresses() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "could not resolve to any address",
+    )
+}
+
+/// Tries `f` on each address in turn; returns the first success or the last error.
+async fn each_addr<T, F, Fut>(addrs: Vec<SocketAddr>, mut f: F) -> io::Result<T>
+where
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let mut last = None;
+    for addr in addrs {
+        match f(addr).await {
+            Ok(v) => return Ok(v),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(no_addresses))
+}
+
+/// What the stream helpers need from a mio stream type.
+pub(crate) trait StreamSource: Source {
+    fn read_nb(&self, buf: &mut [u8]) -> io::Result<usize>;
+    fn read_vectored_nb(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize>;
+    fn write_nb(&self, buf: &[u8]) -> io::Result<usize>;
+    fn write_vectored_nb(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    fn shutdown_nb(&self, how: Shutdown) -> io::Result<()>;
+    fn take_error_nb(&self) -> io::Result<Option<io::Error>>;
+    /// `Ok(())` once connected; `NotConnected` while a connect is in progress.
+    fn connected_nb(&self) -> io::Result<()>;
+}
+
+macro_rules! stream_source {
+    ($mio:ty) => {
+        impl crate::net::StreamSource for $mio {
+            fn read_nb(&self, buf: &mut [u8]) -> io::Result<usize> {
+                (&*self).read(buf)
+            }
+            fn read_vectored_nb(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+                (&*self).read_vectored(bufs)
+            }
+            fn write_nb(&self, buf: &[u8]) -> io::Result<usize> {
+                (&*self).write(buf)
+            }
+            fn write_vectored_nb(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                (&*self).write_vectored(bufs)
+            }
+            fn shutdown_nb(&self, how: Shutdown) -> io::Result<()> {
+                self.shutdown(how)
+            }
+            fn take_error_nb(&self) -> io::Result<Option<io::Error>> {
+                self.take_error()
+            }
+            fn connected_nb(&self) -> io::Result<()> {
+                self.peer_addr().map(drop)
+            }
+        }
+    };
+}
+
+stream_source!(mio::net::TcpStream);
+stream_source!(mio::net::UnixStream);
+
+pub(crate) fn poll_read<S: StreamSource>(
+    io: &Registered<S>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    io.poll_io(Direction::Read, cx, || io.get_ref().read_nb(&mut *buf))
+}
+
+pub(crate) fn poll_read_vectored<S: StreamSource>(
+    io: &Registered<S>,
+    cx: &mut Context<'_>,
+    bufs: &mut [IoSliceMut<'_>],
+) -> Poll<io::Result<usize>> {
+    io.poll_io(Direction::Read, cx, || {
+        io.get_ref().read_vectored_nb(&mut *bufs)
+    })
+}
+
+pub(crate) fn poll_write<S: StreamSource>(
+    io: &Registered<S>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    io.poll_io(Direction::Write, cx, || io.get_ref().write_nb(buf))
+}
+
+pub(crate) fn poll_write_vectored<S: StreamSource>(
+    io: &Registered<S>,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    io.poll_io(Direction::Write, cx, || {
+        io.get_ref().write_vectored_nb(bufs)
+    })
+}
+
+pub(crate) fn poll_shutdown<S: StreamSource>(
+    io: &Registered<S>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    ready!(coop::poll_proceed(cx));
+    Poll::Ready(io.get_ref().shutdown_nb(Shutdown::Write))
+}
+
+pub(crate) async fn read_exact<S: StreamSource>(
+    io: &Registered<S>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = poll_fn(|cx| poll_read(io, cx, &mut buf[filled..])).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the peer closed the stream before the buffer was filled",
+            ));
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+pub(crate) async fn write_all<S: StreamSource>(
+    io: &Registered<S>,
+    mut buf: &[u8],
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = poll_fn(|cx| poll_write(io, cx, buf)).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "failed to write the whole buffer",
+            ));
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Waits until a nonblocking connect on `io` has completed; resolves to its outcome.
+pub(crate) fn poll_connected<S: StreamSource>(
+    io: &Registered<S>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    ready!(coop::poll_proceed(cx));
+    loop {
+        let event = ready!(io.poll_ready_unbudgeted(Direction::Write, cx))?;
+        if let Some(e) = io.get_ref().take_error_nb()? {
+            return Poll::Ready(Err(e));
+        }
+        match io.get_ref().connected_nb() {
+            Ok(()) => return Poll::Ready(Ok(())),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                if event.is_error() || event.is_write_closed() {
+                    // Hung up without a pending socket error: failed, not in progress.
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::NotConnected,
+                        "the connection was closed before it was established",
+                    )));
+                }
+                // A spurious write event: still connecting.
+                io.clear_readiness(event);
+            }
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+}
+
+/// Implements the read side (inherent `read`/`read_exact` and `AsyncRead`) for a type
+/// whose `&self` gives a `&Registered<impl StreamSource>` through `$io`.
+macro_rules! impl_read_side {
+    ([$($gen:tt)*] $ty:ty, |$this:ident| $io:expr) => {
+        impl$($gen)* $ty {
+            /// Reads some bytes into `buf`, waiting until at least one is available.
+            /// Returns the number read; `0` means the peer closed its write half (or
+            /// `buf` is empty).
+            pub async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let $this = &*self;
+                std::future::poll_fn(|cx| crate::net::poll_read($io, cx, &mut *buf)).await
+            }
+
+            /// Reads exactly `buf.len()` bytes and returns that length. Fails with
+            /// `UnexpectedEof` if the peer closes the stream first (the bytes read so
+            /// far are in `buf` but their count is lost).
+            pub async fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let $this = &*self;
+                crate::net::read_exact($io, buf).await
+            }
+        }
+
+        impl$($gen)* futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = &*self;
+                crate::net::poll_read($io, cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = &*self;
+                crate::net::poll_read_vectored($io, cx, bufs)
+            }
+        }
+    };
+}
+
+/// Implements the write side (inherent `write`/`write_all`/`flush`/`shutdown` and
+/// `AsyncWrite`) for a type whose `&self` gives a `&Registered<impl StreamSource>`.
+macro_rules! impl_write_side {
+    ([$($gen:tt)*] $ty:ty, |$this:ident| $io:expr) => {
+        impl$($gen)* $ty {
+            /// Writes some bytes of `buf`, waiting until the socket accepts at least
+            /// one. Returns the number written.
+            pub async fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let $this = &*self;
+                std::future::poll_fn(|cx| crate::net::poll_write($io, cx, buf)).await
+            }
+
+            /// Writes all of `buf`.
+            pub async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                let $this = &*self;
+                crate::net::write_all($io, buf).await
+            }
+
+            /// Flushes: a no-op, sockets have no user-space buffer.
+            pub async fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+
+            /// Shuts down the write half (`Shutdown::Write`): the peer reads end of
+            /// stream once it has read everything written before.
+            pub async fn shutdown(&mut self) -> std::io::Result<()> {
+                let $this = &*self;
+                std::future::poll_fn(|cx| crate::net::poll_shutdown($io, cx)).await
+            }
+        }
+
+        impl$($gen)* futures_io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = &*self;
+                crate::net::poll_write($io, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = &*self;
+                crate::net::poll_write_vectored($io, cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let $this = &*self;
+                crate::net::poll_shutdown($io, cx)
+            }
+        }
+    };
+}
+
+/// Defines the split halves of a stream type in the invoking module:
+/// `ReadHalf<'a>`, `WriteHalf<'a>`, `OwnedReadHalf`, `OwnedWriteHalf`, `ReuniteError`.
+macro_rules! define_split {
+    ($stream:ident, $addr:ty) => {
+        /// Borrowed read half of a stream, from `split`.
+        #[derive(Debug)]
+        pub struct ReadHalf<'a>(&'a $stream);
+
+        /// Borrowed write half of a stream, from `split`.
+        #[derive(Debug)]
+        pub struct WriteHalf<'a>(&'a $stream);
+
+        /// Owned read half of a stream, from `into_split`.
+        #[derive(Debug)]
+        pub struct OwnedReadHalf {
+            inner: std::sync::Arc<$stream>,
+        }
+
+        /// Owned write half of a stream, from `into_split`. Dropping it shuts down the
+        /// write half of the stream (unless it was [forgotten](OwnedWriteHalf::forget)
+        /// or reunited).
+        #[derive(Debug)]
+        pub struct OwnedWriteHalf {
+            inner: std::sync::Arc<$stream>,
+            shutdown_on_drop: bool,
+        }
+
+        /// The two halves given to `reunite` came from different streams; they are
+        /// handed back.
+        #[derive(Debug)]
+        pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+        impl std::fmt::Display for ReuniteError {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("tried to reunite halves that are not from the same stream")
+            }
+        }
+
+        impl std::error::Error for ReuniteError {}
+
+        pub(crate) fn split(stream: &mut $stream) -> (ReadHalf<'_>, WriteHalf<'_>) {
+            (ReadHalf(&*stream), WriteHalf(&*stream))
+        }
+
+        pub(crate) fn into_split(stream: $stream) -> (OwnedReadHalf, OwnedWriteHalf) {
+            let inner = std::sync::Arc::new(stream);
+            (
+                OwnedReadHalf {
+                    inner: inner.clone(),
+                },
+                OwnedWriteHalf {
+                    inner,
+                    shutdown_on_drop: true,
+                },
+            )
+        }
+
+        fn reunite(
+            read: OwnedReadHalf,
+            mut write: OwnedWriteHalf,
+        ) -> Result<$stream, ReuniteError> {
+            if !std::sync::Arc::ptr_eq(&read.inner, &write.inner) {
+                return Err(ReuniteError(read, write));
+            }
+            write.shutdown_on_drop = false;
+            drop(write);
+            Ok(std::sync::Arc::try_unwrap(read.inner)
+                .expect("the two halves hold the only references to the stream"))
+        }
+
+        impl ReadHalf<'_> {
+            /// The remote address of the stream.
+            pub fn peer_addr(&self) -> std::io::Result<$addr> {
+                self.0.peer_addr()
+            }
+            /// The local address of the stream.
+            pub fn local_addr(&self) -> std::io::Result<$addr> {
+                self.0.local_addr()
+            }
+        }
+
+        impl WriteHalf<'_> {
+            /// The remote address of the stream.
+            pub fn peer_addr(&self) -> std::io::Result<$addr> {
+                self.0.peer_addr()
+            }
+            /// The local address of the stream.
+            pub fn local_addr(&self) -> std::io::Result<$addr> {
+                self.0.local_addr()
+            }
+        }
+
+        impl OwnedReadHalf {
+            /// Puts the stream back together; fails if `other` is from another stream.
+            pub fn reunite(self, other: OwnedWriteHalf) -> Result<$stream, ReuniteError> {
+                reunite(self, other)
+            }
+            /// The remote address of the stream.
+            pub fn peer_addr(&self) -> std::io::Result<$addr> {
+                self.inner.peer_addr()
+            }
+            /// The local address of the stream.
+            pub fn local_addr(&self) -> std::io::Result<$addr> {
+                self.inner.local_addr()
+            }
+        }
+
+        impl OwnedWriteHalf {
+            /// Puts the stream back together; fails if `other` is from another stream.
+            pub fn reunite(self, other: OwnedReadHalf) -> Result<$stream, ReuniteError> {
+                reunite(other, self)
+            }
+            /// Drops this half without shutting down the write direction of the stream.
+            pub fn forget(mut self) {
+                self.shutdown_on_drop = false;
+            }
+            /// The remote address of the stream.
+            pub fn peer_addr(&self) -> std::io::Result<$addr> {
+                self.inner.peer_addr()
+            }
+            /// The local address of the stream.
+            pub fn local_addr(&self) -> std::io::Result<$addr> {
+                self.inner.local_addr()
+            }
+        }
+
+        impl Drop for OwnedWriteHalf {
+            fn drop(&mut self) {
+                if self.shutdown_on_drop {
+                    // The peer may already be gone; nothing useful to do with an error.
+                    let _ = self.inner.io.get_ref().shutdown(std::net::Shutdown::Write);
+                }
+            }
+        }
+
+        crate::net::impl_read_side!([<'a>] ReadHalf<'a>, |this| &this.0.io);
+        crate::net::impl_write_side!([<'a>] WriteHalf<'a>, |this| &this.0.io);
+        crate::net::impl_read_side!([] OwnedReadHalf, |this| &this.inner.io);
+        crate::net::impl_write_side!([] OwnedWriteHalf, |this| &this.inner.io);
+    };
+}
+
+pub(crate) use define_split;
+pub(crate) use impl_read_side;
+pub(crate) use impl_write_side;

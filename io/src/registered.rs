@@ -1,0 +1,153 @@
+//! A mio source registered with a reactor.
+//!
+//! [`Registered`] owns a source and its registration and implements the readiness
+//! protocol that all socket types use.
+//!
+//! # Invariants
+//!
+//! * The source is registered with the reactor for as long as the `Registered` lives,
+//!   and deregistered (then its slot freed) when it drops or is unwrapped with
+//!   [`Registered::into_inner`].
+//! * [`Registered::poll_io`] spends one unit of [`coop`](crate::coop) budget per call,
+//!   then clears readiness only when the operation returns `WouldBlock`, and retries:
+//!   it returns `Pending` only when the reactor reports the direction not ready, with
+//!   the task's waker parked for that direction.
+
+use std::fmt;
+use std::io;
+use std::task::{ready, Context, Poll};
+
+use mio::event::Source;
+use mio::Interest;
+
+use crate::coop;
+use crate::reactor::{Handle, Registration};
+use crate::registration::{Direction, ReadyEvent};
+
+/// A mio source plus its registration with a [`Reactor`](crate::Reactor): the bridge
+/// between a nonblocking source and `Waker`-based futures (like tokio's `PollEvented`).
+pub struct Registered<S: Source> {
+    // `None` only after `into_inner` took the source out.
+    source: Option<S>,
+    registration: Registration,
+}
+
+impl<S: Source> Registered<S> {
+    /// Registers `source` for `interest` with the current reactor of this thread.
+    ///
+    /// # Panics
+    ///
+    /// Panics if there is no current reactor (see [`Handle::current`]).
+    #[track_caller]
+    pub fn new(source: S, interest: Interest) -> io::Result<Registered<S>> {
+        Registered::with_handle(source, interest, &Handle::current())
+    }
+
+    /// Registers `source` for `interest` with the reactor of `handle`.
+    pub fn with_handle(
+        mut source: S,
+        interest: Interest,
+        handle: &Handle,
+    ) -> io::Result<Registered<S>> {
+        let registration = handle.register(&mut source, interest)?;
+        Ok(Registered {
+            source: Some(source),
+            registration,
+        })
+    }
+
+    /// The source.
+    pub fn get_ref(&self) -> &S {
+        self.source
+            .as_ref()
+            .expect("Registered source is present until into_inner")
+    }
+
+    /// The handle of the reactor this source is registered with.
+    pub fn handle(&self) -> &Handle {
+        self.registration.handle()
+    }
+
+    /// Polls for read readiness; spends coop budget. On `Pending` the task's waker is
+    /// parked for the read direction.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        ready!(coop::poll_proceed(cx));
+        self.registration.state().poll_ready(Direction::Read, cx)
+    }
+
+    /// Polls for write readiness; spends coop budget. On `Pending` the task's waker is
+    /// parked for the write direction.
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        ready!(coop::poll_proceed(cx));
+        self.registration.state().poll_ready(Direction::Write, cx)
+    }
+
+    /// Polls for readiness of `dir` without spending budget (callers spend it once per
+    /// operation).
+    pub(crate) fn poll_ready_unbudgeted(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        self.registration.state().poll_ready(dir, cx)
+    }
+
+    /// Forgets the readiness in `event`, unless an event arrived since it was observed.
+    /// Call it when the operation that `event` allowed returned `WouldBlock`.
+    pub fn clear_readiness(&self, event: ReadyEvent) {
+        self.registration.state().clear(event);
+    }
+
+    /// Runs the nonblocking operation `op` in direction `dir` until it does not return
+    /// `WouldBlock`, waiting for readiness in between.
+    ///
+    /// Spends one unit of coop budget first. `op` is only called when `dir` is ready;
+    /// a `WouldBlock` clears the readiness (edge-triggered events) and the loop polls
+    /// readiness again, which parks the task's waker if nothing new arrived. `Interrupted`
+    /// is retried at once. Any other result is returned.
+    pub fn poll_io<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        ready!(coop::poll_proceed(cx));
+        loop {
+            let event = ready!(self.poll_ready_unbudgeted(dir, cx))?;
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Deregisters the source and returns it.
+    pub fn into_inner(mut self) -> io::Result<S> {
+        let mut source = self
+            .source
+            .take()
+            .expect("Registered source is present until into_inner");
+        self.registration.deregister(&mut source)?;
+        Ok(source)
+    }
+}
+
+impl<S: Source> Drop for Registered<S> {
+    fn drop(&mut self) {
+        if let Some(source) = self.source.as_mut() {
+            // Failure means the source is not registered any more; either way the
+            // slot is freed when `registration` drops right after this.
+            let _ = self.registration.deregister(source);
+        }
+    }
+}
+
+impl<S: Source + fmt::Debug> fmt::Debug for Registered<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registered")
+            .field("source", &self.source)
+            .field("registration", &self.registration)
+            .finish()
+    }
+}

@@ -1,0 +1,325 @@
+//! Readiness state of one registered source.
+//!
+//! An [`IoState`] is shared (in an `Arc`) between the reactor, which sets readiness
+//! when mio reports an event, and the [`Registered`](crate::Registered) wrapper, which
+//! reads readiness, parks a waker per direction and clears readiness after a
+//! `WouldBlock`.
+//!
+//! # Invariants
+//!
+//! * The state word holds readiness flags in its low byte and an event tick above
+//!   them. Every event bumps the tick, so a clear that names an older tick than the
+//!   current one is refused: readiness set between an operation and its clear is kept.
+//! * The reactor sets readiness *before* it takes the waker of a direction; a poller
+//!   stores its waker and re-reads readiness *under the same lock*. Either the poller
+//!   sees the new readiness or the reactor finds the new waker.
+//! * Wakers are taken out of their slot and woken outside the lock. Each stored waker
+//!   is woken at most once per event; a task that wants another wake-up polls again.
+//! * Hang-up (both halves closed), error and reactor shutdown wake both directions.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+pub(crate) const READABLE: usize = 1 << 0;
+pub(crate) const WRITABLE: usize = 1 << 1;
+pub(crate) const READ_CLOSED: usize = 1 << 2;
+pub(crate) const WRITE_CLOSED: usize = 1 << 3;
+pub(crate) const ERROR: usize = 1 << 4;
+/// The reactor was dropped: every operation fails from now on.
+pub(crate) const SHUTDOWN: usize = 1 << 5;
+
+const FLAGS: usize = 0xff;
+const TICK_SHIFT: u32 = 8;
+
+/// One direction of a full-duplex source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Reading (and accepting, and receiving datagrams).
+    Read,
+    /// Writing (and sending datagrams, and completing a connect).
+    Write,
+}
+
+impl Direction {
+    /// Readiness bits that make an operation in this direction worth trying; they are
+    /// also the bits a `WouldBlock` in this direction clears.
+    fn mask(self) -> usize {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+}
+
+/// Readiness of one direction as observed at one moment, returned by
+/// [`Registered::poll_read_ready`](crate::Registered::poll_read_ready) and friends.
+///
+/// Hand it back to [`Registered::clear_readiness`](crate::Registered::clear_readiness)
+/// when the operation it allowed returned `WouldBlock`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ReadyEvent {
+    tick: usize,
+    ready: usize,
+    direction: Direction,
+}
+
+impl ReadyEvent {
+    /// The direction this readiness is about.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+    /// The source was reported readable.
+    pub fn is_readable(&self) -> bool {
+        self.ready & READABLE != 0
+    }
+    /// The source was reported writable.
+    pub fn is_writable(&self) -> bool {
+        self.ready & WRITABLE != 0
+    }
+    /// The read half was reported closed (the peer shut down its writing, or hung up).
+    pub fn is_read_closed(&self) -> bool {
+        self.ready & READ_CLOSED != 0
+    }
+    /// The write half was reported closed (hang-up).
+    pub fn is_write_closed(&self) -> bool {
+        self.ready & WRITE_CLOSED != 0
+    }
+    /// An error was reported on the source (read it with the source's `take_error`).
+    pub fn is_error(&self) -> bool {
+        self.ready & ERROR != 0
+    }
+}
+
+impl fmt::Debug for ReadyEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadyEvent")
+            .field("direction", &self.direction)
+            .field("readable", &self.is_readable())
+            .field("writable", &self.is_writable())
+            .field("read_closed", &self.is_read_closed())
+            .field("write_closed", &self.is_write_closed())
+            .field("error", &self.is_error())
+            .field("tick", &self.tick)
+            .finish()
+    }
+}
+
+/// Error returned by operations on a source whose reactor was dropped.
+pub(crate) fn shutdown_error() -> io::Error {
+    io::Error::other("the brisk reactor this I/O object was registered with has shut down")
+}
+
+/// Readiness bits, event tick and parked wakers of one registered source.
+pub(crate) struct IoState {
+    state: AtomicUsize,
+    reader: Mutex<Option<Waker>>,
+    writer: Mutex<Option<Waker>>,
+}
+
+fn lock(slot: &Mutex<Option<Waker>>) -> MutexGuard<'_, Option<Waker>> {
+    // A poisoned slot only means a panic happened while a waker was being swapped;
+    // the `Option<Waker>` inside is still a valid value.
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl IoState {
+    pub(crate) fn new() -> IoState {
+        IoState {
+            state: AtomicUsize::new(0),
+            reader: Mutex::new(None),
+            writer: Mutex::new(None),
+        }
+    }
+
+    fn slot(&self, dir: Direction) -> &Mutex<Option<Waker>> {
+        match dir {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        }
+    }
+
+    /// Adds `ready` to the readiness bits, bumps the tick and wakes the direction(s)
+    /// that became ready. Returns how many wakers were woken.
+    pub(crate) fn set_readiness(&self, ready: usize) -> usize {
+        let ready = ready & FLAGS;
+        // The closure always returns `Some`, so `fetch_update` cannot fail.
+        let _ = self
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                let tick = (cur >> TICK_SHIFT).wrapping_add(1);
+                Some((tick << TICK_SHIFT) | (cur & FLAGS) | ready)
+            });
+        let mut woken = 0;
+        for dir in [Direction::Read, Direction::Write] {
+            if ready & (dir.mask() | SHUTDOWN) == 0 {
+                continue;
+            }
+            let waker = lock(self.slot(dir)).take();
+            if let Some(waker) = waker {
+                waker.wake();
+                woken += 1;
+            }
+        }
+        woken
+    }
+
+    fn observe(cur: usize, dir: Direction) -> Option<io::Result<ReadyEvent>> {
+        if cur & SHUTDOWN != 0 {
+            return Some(Err(shutdown_error()));
+        }
+        let ready = cur & dir.mask();
+        (ready != 0).then_some(Ok(ReadyEvent {
+            tick: cur >> TICK_SHIFT,
+            ready,
+            direction: dir,
+        }))
+    }
+
+    /// Returns the readiness of `dir`, or parks `cx`'s waker for it and returns `Pending`.
+    pub(crate) fn poll_ready(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        if let Some(ev) = Self::observe(self.state.load(Ordering::Acquire), dir) {
+            return Poll::Ready(ev);
+        }
+        let mut slot = lock(self.slot(dir));
+        match &*slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        // Re-read under the lock: a reactor that set readiness before we stored the
+        // waker has not taken the slot yet or has already published the bits.
+        match Self::observe(self.state.load(Ordering::Acquire), dir) {
+            Some(ev) => Poll::Ready(ev),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Clears the readiness of `ev.direction` if no event arrived since `ev` was observed.
+    pub(crate) fn clear(&self, ev: ReadyEvent) {
+        let _ = self
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                if cur >> TICK_SHIFT != ev.tick {
+                    None
+                } else {
+                    Some(cur & !ev.direction.mask())
+                }
+            });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn flags(&self) -> usize {
+        self.state.load(Ordering::Acquire) & FLAGS
+    }
+}
+
+impl fmt::Debug for IoState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cur = self.state.load(Ordering::Relaxed);
+        f.debug_struct("IoState")
+            .field("flags", &format_args!("{:#x}", cur & FLAGS))
+            .field("tick", &(cur >> TICK_SHIFT))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counter() -> (Arc<Count>, Waker) {
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        let w = Waker::from(c.clone());
+        (c, w)
+    }
+
+    #[test]
+    fn readiness_set_after_observation_survives_clear() {
+        let io = IoState::new();
+        let (_c, w) = counter();
+        let mut cx = Context::from_waker(&w);
+        io.set_readiness(READABLE);
+        let ev = match io.poll_ready(Direction::Read, &mut cx) {
+            Poll::Ready(Ok(ev)) => ev,
+            other => panic!("expected readable, got {other:?}"),
+        };
+        // A new event arrives between the operation and the clear.
+        io.set_readiness(READABLE);
+        io.clear(ev);
+        assert!(io.poll_ready(Direction::Read, &mut cx).is_ready());
+        // Now observe the latest tick and clear: readiness goes away.
+        let ev = match io.poll_ready(Direction::Read, &mut cx) {
+            Poll::Ready(Ok(ev)) => ev,
+            other => panic!("expected readable, got {other:?}"),
+        };
+        io.clear(ev);
+        assert!(io.poll_ready(Direction::Read, &mut cx).is_pending());
+    }
+
+    #[test]
+    fn each_direction_wakes_its_own_waker() {
+        let io = IoState::new();
+        let (r, rw) = counter();
+        let (w, ww) = counter();
+        assert!(io
+            .poll_ready(Direction::Read, &mut Context::from_waker(&rw))
+            .is_pending());
+        assert!(io
+            .poll_ready(Direction::Write, &mut Context::from_waker(&ww))
+            .is_pending());
+        assert_eq!(io.set_readiness(WRITABLE), 1);
+        assert_eq!(r.0.load(Ordering::SeqCst), 0);
+        assert_eq!(w.0.load(Ordering::SeqCst), 1);
+        // The write waker was consumed; a second event wakes nobody.
+        assert_eq!(io.set_readiness(WRITABLE), 0);
+        assert_eq!(io.set_readiness(READABLE), 1);
+        assert_eq!(r.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn hang_up_and_error_wake_both_directions() {
+        for bits in [READ_CLOSED | WRITE_CLOSED, ERROR, SHUTDOWN] {
+            let io = IoState::new();
+            let (r, rw) = counter();
+            let (w, ww) = counter();
+            assert!(io
+                .poll_ready(Direction::Read, &mut Context::from_waker(&rw))
+                .is_pending());
+            assert!(io
+                .poll_ready(Direction::Write, &mut Context::from_waker(&ww))
+                .is_pending());
+            assert_eq!(io.set_readiness(bits), 2, "bits {bits:#x}");
+            assert_eq!(r.0.load(Ordering::SeqCst), 1);
+            assert_eq!(w.0.load(Ordering::SeqCst), 1);
+        }
+    }
+
+    #[test]
+    fn shutdown_fails_both_directions() {
+        let io = IoState::new();
+        let (_c, w) = counter();
+        let mut cx = Context::from_waker(&w);
+        io.set_readiness(SHUTDOWN);
+        for dir in [Direction::Read, Direction::Write] {
+            match io.poll_ready(dir, &mut cx) {
+                Poll::Ready(Err(_)) => {}
+                other => panic!("expected an error, got {other:?}"),
+            }
+        }
+    }
+}
