@@ -1,0 +1,5 @@
+#[brisk_macros::test]
+#[test]
+async fn twice() {}
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[brisk_macros::main]
+fn main() {}

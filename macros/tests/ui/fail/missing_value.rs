@@ -1,0 +1,2 @@
+#[brisk_macros::main(worker_threads, spawn_policy("lazy"))]
+async fn main() {}

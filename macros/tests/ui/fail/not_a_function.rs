@@ -1,0 +1,4 @@
+#[brisk_macros::main]
+struct Server;
+
+fn main() {}

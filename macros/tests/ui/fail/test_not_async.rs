@@ -1,0 +1,4 @@
+#[brisk_macros::test]
+fn not_async() {}
+
+fn main() {}
