@@ -2,7 +2,7 @@
 //!
 //! An [`IoState`] is shared (in an `Arc`) between the reactor, which sets readiness
 //! when mio reports an event, and the [`Registered`](crate::Registered) wrapper, which
-//! reads readiness, parks a waker per direction and clears readiness after a
+//! reads readiness, parks wakers per direction and clears readiness after a
 //! `WouldBlock`.
 //!
 //! # Invariants
@@ -13,8 +13,13 @@
 //! * The reactor sets readiness *before* it takes the waker of a direction; a poller
 //!   stores its waker and re-reads readiness *under the same lock*. Either the poller
 //!   sees the new readiness or the reactor finds the new waker.
-//! * Wakers are taken out of their slot and woken outside the lock. Each stored waker
-//!   is woken at most once per event; a task that wants another wake-up polls again.
+//! * Each direction keeps a list of waiting wakers (no allocation for the usual single
+//!   waiter; a waker that `will_wake` an already stored one is not stored twice), so
+//!   several tasks may wait on one socket, e.g. accept loops sharing a listener.
+//!   Wakers are taken out of the list and woken outside the lock: each is woken at most
+//!   once per event, and a task that wants another wake-up polls again. The waker of a
+//!   future dropped while waiting stays until the next event of its direction, which
+//!   wakes it spuriously and discards it.
 //! * Hang-up (both halves closed), error and reactor shutdown wake both directions.
 
 use std::fmt;
@@ -115,13 +120,52 @@ pub(crate) fn shutdown_error() -> io::Error {
 /// Readiness bits, event tick and parked wakers of one registered source.
 pub(crate) struct IoState {
     state: AtomicUsize,
-    reader: Mutex<Option<Waker>>,
-    writer: Mutex<Option<Waker>>,
+    reader: Mutex<Waiters>,
+    writer: Mutex<Waiters>,
 }
 
-fn lock(slot: &Mutex<Option<Waker>>) -> MutexGuard<'_, Option<Waker>> {
-    // A poisoned slot only means a panic happened while a waker was being swapped;
-    // the `Option<Waker>` inside is still a valid value.
+/// The wakers waiting on one direction.
+#[derive(Default)]
+struct Waiters {
+    /// The usual single waiter, kept outside the `Vec` so that it costs no allocation.
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl Waiters {
+    fn add(&mut self, waker: &Waker) {
+        match &self.first {
+            None => self.first = Some(waker.clone()),
+            Some(w) if w.will_wake(waker) => {}
+            Some(_) => {
+                if !self.rest.iter().any(|w| w.will_wake(waker)) {
+                    self.rest.push(waker.clone());
+                }
+            }
+        }
+    }
+
+    fn take(&mut self) -> Waiters {
+        Waiters {
+            first: self.first.take(),
+            rest: std::mem::take(&mut self.rest),
+        }
+    }
+
+    /// Wakes every waker; returns how many there were.
+    fn wake_all(self) -> usize {
+        let mut woken = 0;
+        for waker in self.first.into_iter().chain(self.rest) {
+            waker.wake();
+            woken += 1;
+        }
+        woken
+    }
+}
+
+fn lock(slot: &Mutex<Waiters>) -> MutexGuard<'_, Waiters> {
+    // A poisoned list only means a panic happened while a waker was being cloned;
+    // the wakers already in the list are still valid.
     slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -129,12 +173,12 @@ impl IoState {
     pub(crate) fn new() -> IoState {
         IoState {
             state: AtomicUsize::new(0),
-            reader: Mutex::new(None),
-            writer: Mutex::new(None),
+            reader: Mutex::new(Waiters::default()),
+            writer: Mutex::new(Waiters::default()),
         }
     }
 
-    fn slot(&self, dir: Direction) -> &Mutex<Option<Waker>> {
+    fn slot(&self, dir: Direction) -> &Mutex<Waiters> {
         match dir {
             Direction::Read => &self.reader,
             Direction::Write => &self.writer,
@@ -157,11 +201,8 @@ impl IoState {
             if ready & (dir.mask() | SHUTDOWN) == 0 {
                 continue;
             }
-            let waker = lock(self.slot(dir)).take();
-            if let Some(waker) = waker {
-                waker.wake();
-                woken += 1;
-            }
+            let waiters = lock(self.slot(dir)).take();
+            woken += waiters.wake_all();
         }
         woken
     }
@@ -187,11 +228,8 @@ impl IoState {
         if let Some(ev) = Self::observe(self.state.load(Ordering::Acquire), dir) {
             return Poll::Ready(ev);
         }
-        let mut slot = lock(self.slot(dir));
-        match &*slot {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        let mut waiters = lock(self.slot(dir));
+        waiters.add(cx.waker());
         // Re-read under the lock: a reactor that set readiness before we stored the
         // waker has not taken the slot yet or has already published the bits.
         match Self::observe(self.state.load(Ordering::Acquire), dir) {
@@ -289,6 +327,22 @@ mod tests {
         assert_eq!(io.set_readiness(WRITABLE), 0);
         assert_eq!(io.set_readiness(READABLE), 1);
         assert_eq!(r.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn several_waiters_on_one_direction_are_all_woken_once() {
+        let io = IoState::new();
+        let (a, aw) = counter();
+        let (b, bw) = counter();
+        for w in [&aw, &bw, &aw, &bw] {
+            assert!(io
+                .poll_ready(Direction::Read, &mut Context::from_waker(w))
+                .is_pending());
+        }
+        assert_eq!(io.set_readiness(READABLE), 2);
+        assert_eq!(a.0.load(Ordering::SeqCst), 1);
+        assert_eq!(b.0.load(Ordering::SeqCst), 1);
+        assert_eq!(io.set_readiness(READABLE), 0);
     }
 
     #[test]

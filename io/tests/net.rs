@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::thread;
@@ -111,6 +111,47 @@ fn tcp_echo_many_clients() {
     }
     let echoed = server.join().unwrap();
     assert_eq!(echoed, vec![LEN; CLIENTS]);
+}
+
+#[test]
+fn tcp_accept_from_two_tasks_on_one_listener() {
+    let rt = ReactorThread::start();
+    let listener =
+        std::sync::Arc::new(block_on(&rt.handle, TcpListener::bind("127.0.0.1:0")).unwrap());
+    let addr = listener.local_addr().unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let acceptors: Vec<_> = (0..2)
+        .map(|_| {
+            let (listener, handle, ready_tx) =
+                (listener.clone(), rt.handle.clone(), ready_tx.clone());
+            thread::spawn(move || {
+                block_on(&handle, async {
+                    // Make sure both tasks are waiting before anyone connects.
+                    let mut accept = std::pin::pin!(listener.accept());
+                    let first =
+                        poll_fn(|cx| std::task::Poll::Ready(accept.as_mut().poll(cx))).await;
+                    assert!(first.is_pending(), "nothing connected yet");
+                    ready_tx.send(()).unwrap();
+                    accept.await.unwrap().1
+                })
+            })
+        })
+        .collect();
+    ready_rx.recv().unwrap();
+    ready_rx.recv().unwrap();
+    let clients = block_on(&rt.handle, async {
+        let a = TcpStream::connect(addr).await.unwrap();
+        let b = TcpStream::connect(addr).await.unwrap();
+        (a, b)
+    });
+    let mut peers: Vec<_> = acceptors.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut expected = vec![
+        clients.0.local_addr().unwrap(),
+        clients.1.local_addr().unwrap(),
+    ];
+    peers.sort();
+    expected.sort();
+    assert_eq!(peers, expected);
 }
 
 #[test]

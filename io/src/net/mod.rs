@@ -16,6 +16,8 @@
 //!   the thread (host name resolution excepted, see the crate docs).
 //! * `connect` resolves only after the connection is established or has failed:
 //!   a refused connection is an error, never a hang.
+//! * Methods that take `&self` (`accept`, the UDP operations) may be awaited by
+//!   several tasks at once; readiness wakes all of them and the losers wait again.
 //! * Dropping an [`OwnedWriteHalf`](tcp::OwnedWriteHalf) shuts down the write half
 //!   of the stream (as tokio does); dropping any socket deregisters it.
 

@@ -2,8 +2,9 @@
 //!
 //! # Invariants
 //!
-//! * A [`UdpSocket`] is registered for both directions; one task may wait to send
-//!   while another waits to receive.
+//! * A [`UdpSocket`] is registered for both directions; any number of tasks may wait
+//!   to send and to receive on one socket (share it with an `Arc`), and a datagram
+//!   wakes every task waiting to receive.
 //! * Datagram operations are all-or-nothing: a `send` never writes part of a datagram.
 
 use std::future::poll_fn;
