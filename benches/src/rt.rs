@@ -1,0 +1,443 @@
+//! One small abstraction over the four runtimes the benchmarks compare.
+//!
+//! Two traits split what a scenario needs:
+//! - [`Rt`]: what code running *inside* a task uses (spawn, spawn detached, yield). It is
+//!   `Copy`, so a scenario can hand it to every child it spawns without reference counting:
+//!   brisk and tokio use their thread-local spawn (a zero-sized value), async-executor a
+//!   `&'static Executor`.
+//! - [`Host`]: the owner of a running runtime, used from the benchmark's own (non-runtime)
+//!   thread: run a future as a task and block until it is done, and spawn from outside.
+//!
+//! [`AnyRuntime`] holds one of the four hosts and dispatches to the generic scenario code, so
+//! each scenario is written once and monomorphised per runtime (no dynamic dispatch on the hot
+//! path). Adding an operation that a future scenario needs (a timer, a socket) means one trait
+//! method and four short implementations here.
+//!
+//! Every caller-side wait uses the same runtime-neutral `futures_lite::future::block_on` on the
+//! task's join handle, so no runtime's own `block_on` thread takes part in the work (brisk's
+//! `block_on` would otherwise act as an extra eager worker).
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::thread;
+
+use async_executor::Executor;
+
+/// The four runtimes, in the order the table shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuntimeKind {
+    /// brisk with `SpawnPolicy::Eager` (the default policy).
+    BriskEager,
+    /// brisk with `SpawnPolicy::Lazy`: every spawn is queued, as on tokio.
+    BriskLazy,
+    /// tokio's multi-thread runtime (`enable_all`).
+    Tokio,
+    /// async-executor: one `Executor` run by N threads.
+    AsyncExecutor,
+}
+
+impl RuntimeKind {
+    /// All four, in table order.
+    pub const ALL: [RuntimeKind; 4] = [
+        RuntimeKind::BriskEager,
+        RuntimeKind::BriskLazy,
+        RuntimeKind::Tokio,
+        RuntimeKind::AsyncExecutor,
+    ];
+
+    /// The name used in tables, criterion ids and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeKind::BriskEager => "brisk-eager",
+            RuntimeKind::BriskLazy => "brisk-lazy",
+            RuntimeKind::Tokio => "tokio",
+            RuntimeKind::AsyncExecutor => "async-executor",
+        }
+    }
+}
+
+impl fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a scenario running inside a task may do. Implemented by a `Copy` token per runtime.
+pub trait Rt: Copy + Send + Sync + 'static {
+    /// The joinable future `spawn` returns; its output is the task's output (a task failure
+    /// panics the awaiting task, so a broken run cannot report a time).
+    type Join<T: Send + 'static>: Future<Output = T> + Send + Unpin + 'static;
+
+    /// Spawns `future` as a new task of this runtime (must be called from one of its tasks).
+    fn spawn<F>(self, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Spawns `future` and lets it run to completion without a handle.
+    fn spawn_detached<F>(self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// This runtime's own "yield once to the scheduler".
+    fn yield_now(self) -> impl Future<Output = ()> + Send;
+}
+
+/// The owner of a running runtime, used from the benchmark's (non-runtime) thread.
+pub trait Host: Send + Sync {
+    /// The in-task token of this runtime.
+    type Rt: Rt;
+
+    /// The token to move into tasks.
+    fn rt(&self) -> Self::Rt;
+
+    /// Spawns `future` on the runtime and blocks the calling thread until it completes.
+    fn run<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Spawns `future` from a thread that does not run this runtime (the remote path: brisk's
+    /// injector, tokio's inject queue, async-executor's global queue), detached.
+    fn spawn_remote_detached<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+}
+
+/// Turns a join handle whose output is `Result<T, E>` into a future of `T`, panicking on `E`
+/// (a panicked or cancelled benchmark task is a broken benchmark).
+#[derive(Debug)]
+pub struct Unwrapped<J>(J);
+
+impl<J, T, E> Future for Unwrapped<J>
+where
+    J: Future<Output = Result<T, E>> + Unpin,
+    E: fmt::Display,
+{
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0).poll(cx).map(|r| match r {
+            Ok(v) => v,
+            Err(e) => panic!("brisk-benches: a benchmark task failed: {e}"),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// brisk
+
+/// In-task token for brisk: `brisk::spawn` and `brisk::task::yield_now` (thread-local, free to
+/// copy). The spawn policy is the runtime's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Brisk;
+
+impl Rt for Brisk {
+    type Join<T: Send + 'static> = Unwrapped<brisk::JoinHandle<T>>;
+
+    #[inline]
+    fn spawn<F>(self, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrapped(brisk::spawn(future))
+    }
+
+    #[inline]
+    fn spawn_detached<F>(self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(brisk::spawn(future));
+    }
+
+    #[inline]
+    fn yield_now(self) -> impl Future<Output = ()> + Send {
+        brisk::task::yield_now()
+    }
+}
+
+/// A brisk runtime with a given spawn policy.
+#[derive(Debug)]
+pub struct BriskHost {
+    rt: brisk::Runtime,
+}
+
+impl BriskHost {
+    /// Starts a brisk runtime with `workers` worker threads and `policy`.
+    ///
+    /// # Errors
+    /// If the runtime cannot start its threads.
+    pub fn new(workers: usize, policy: brisk::SpawnPolicy) -> io::Result<BriskHost> {
+        let name = match policy {
+            brisk::SpawnPolicy::Eager => "brisk-eager",
+            brisk::SpawnPolicy::Lazy => "brisk-lazy",
+        };
+        let rt = brisk::Runtime::builder()
+            .worker_threads(workers)
+            .spawn_policy(policy)
+            .thread_name(name)
+            .build()?;
+        Ok(BriskHost { rt })
+    }
+
+    /// The underlying runtime (for its metrics).
+    pub fn runtime(&self) -> &brisk::Runtime {
+        &self.rt
+    }
+}
+
+impl Host for BriskHost {
+    type Rt = Brisk;
+
+    fn rt(&self) -> Brisk {
+        Brisk
+    }
+
+    fn run<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        futures_lite::future::block_on(Unwrapped(self.rt.handle().spawn(future)))
+    }
+
+    fn spawn_remote_detached<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.rt.handle().spawn(future));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tokio
+
+/// In-task token for tokio: `tokio::spawn` and `tokio::task::yield_now`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
+
+impl Rt for Tokio {
+    type Join<T: Send + 'static> = Unwrapped<tokio::task::JoinHandle<T>>;
+
+    #[inline]
+    fn spawn<F>(self, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrapped(tokio::spawn(future))
+    }
+
+    #[inline]
+    fn spawn_detached<F>(self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(tokio::spawn(future));
+    }
+
+    #[inline]
+    fn yield_now(self) -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+}
+
+/// A tokio multi-thread runtime (`enable_all`, as `#[tokio::main]` builds it).
+#[derive(Debug)]
+pub struct TokioHost {
+    rt: tokio::runtime::Runtime,
+}
+
+impl TokioHost {
+    /// Starts a tokio multi-thread runtime with `workers` worker threads.
+    ///
+    /// # Errors
+    /// If the runtime cannot start.
+    pub fn new(workers: usize) -> io::Result<TokioHost> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("tokio-worker")
+            .enable_all()
+            .build()?;
+        Ok(TokioHost { rt })
+    }
+}
+
+impl Host for TokioHost {
+    type Rt = Tokio;
+
+    fn rt(&self) -> Tokio {
+        Tokio
+    }
+
+    fn run<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        futures_lite::future::block_on(Unwrapped(self.rt.spawn(future)))
+    }
+
+    fn spawn_remote_detached<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.rt.spawn(future));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// async-executor
+
+/// In-task token for async-executor: the shared executor (`&'static`, so copying it costs no
+/// reference count) and `futures_lite::future::yield_now`.
+#[derive(Debug, Clone, Copy)]
+pub struct AsyncExec(&'static Executor<'static>);
+
+impl Rt for AsyncExec {
+    type Join<T: Send + 'static> = async_executor::Task<T>;
+
+    #[inline]
+    fn spawn<F>(self, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.spawn(future)
+    }
+
+    #[inline]
+    fn spawn_detached<F>(self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.0.spawn(future).detach();
+    }
+
+    #[inline]
+    fn yield_now(self) -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
+}
+
+/// An async-executor `Executor` run by N threads, each in
+/// `futures_lite::future::block_on(ex.run(shutdown_signal))`, the usual multi-threaded setup.
+///
+/// The executor is leaked (one small allocation per host) so that tasks can hold it as a
+/// `&'static` and spawn without reference counting; its threads stop when the host is dropped.
+#[derive(Debug)]
+pub struct AsyncExecutorHost {
+    ex: &'static Executor<'static>,
+    stop: async_channel::Sender<()>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl AsyncExecutorHost {
+    /// Starts `workers` threads running one executor.
+    ///
+    /// # Errors
+    /// If a thread cannot be started.
+    pub fn new(workers: usize) -> io::Result<AsyncExecutorHost> {
+        let ex: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
+        let (stop, stopped) = async_channel::bounded::<()>(1);
+        let mut host = AsyncExecutorHost {
+            ex,
+            stop,
+            threads: Vec::with_capacity(workers),
+        };
+        for i in 0..workers {
+            let stopped = stopped.clone();
+            let t = thread::Builder::new()
+                .name(format!("async-executor-{i}"))
+                .spawn(move || {
+                    let _ = futures_lite::future::block_on(ex.run(stopped.recv()));
+                })?;
+            host.threads.push(t);
+        }
+        Ok(host)
+    }
+}
+
+impl Drop for AsyncExecutorHost {
+    fn drop(&mut self) {
+        self.stop.close();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Host for AsyncExecutorHost {
+    type Rt = AsyncExec;
+
+    fn rt(&self) -> AsyncExec {
+        AsyncExec(self.ex)
+    }
+
+    fn run<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        futures_lite::future::block_on(self.ex.spawn(future))
+    }
+
+    fn spawn_remote_detached<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.ex.spawn(future).detach();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the enum
+
+/// One running runtime of any of the four kinds.
+#[derive(Debug)]
+pub enum AnyRuntime {
+    /// brisk, `SpawnPolicy::Eager`.
+    BriskEager(BriskHost),
+    /// brisk, `SpawnPolicy::Lazy`.
+    BriskLazy(BriskHost),
+    /// tokio multi-thread.
+    Tokio(TokioHost),
+    /// async-executor on N threads.
+    AsyncExecutor(AsyncExecutorHost),
+}
+
+impl AnyRuntime {
+    /// Starts a runtime of `kind` with `workers` worker threads.
+    ///
+    /// # Errors
+    /// If the runtime cannot start.
+    pub fn build(kind: RuntimeKind, workers: usize) -> io::Result<AnyRuntime> {
+        Ok(match kind {
+            RuntimeKind::BriskEager => {
+                AnyRuntime::BriskEager(BriskHost::new(workers, brisk::SpawnPolicy::Eager)?)
+            }
+            RuntimeKind::BriskLazy => {
+                AnyRuntime::BriskLazy(BriskHost::new(workers, brisk::SpawnPolicy::Lazy)?)
+            }
+            RuntimeKind::Tokio => AnyRuntime::Tokio(TokioHost::new(workers)?),
+            RuntimeKind::AsyncExecutor => {
+                AnyRuntime::AsyncExecutor(AsyncExecutorHost::new(workers)?)
+            }
+        })
+    }
+
+    /// Which runtime this is.
+    pub fn kind(&self) -> RuntimeKind {
+        match self {
+            AnyRuntime::BriskEager(_) => RuntimeKind::BriskEager,
+            AnyRuntime::BriskLazy(_) => RuntimeKind::BriskLazy,
+            AnyRuntime::Tokio(_) => RuntimeKind::Tokio,
+            AnyRuntime::AsyncExecutor(_) => RuntimeKind::AsyncExecutor,
+        }
+    }
+}

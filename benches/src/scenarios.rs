@@ -1,0 +1,790 @@
+//! The scenarios, each written once, generic over [`Rt`] / [`Host`].
+//!
+//! Every scenario body returns a checksum that [`expected`] computes independently; a
+//! measurement whose checksum differs is an error, never a time. Unless noted, a scenario runs
+//! inside a task already running on the runtime (spawned from outside with [`Host::run`]) and
+//! times itself from inside that task, so runtime start-up and the caller's wake-up are not
+//! measured.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::rt::{AnyRuntime, Host, Rt};
+
+/// How a cache miss waits for its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Miss {
+    /// A reply sent from another task (the backend) through `async_channel`: works on every
+    /// runtime today.
+    Channel,
+    /// A 0-1 ms timer: awaits brisk timers (`brisk::time`), not built yet.
+    Timer,
+}
+
+/// What a leaf of `async_tree` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Leaf {
+    /// Returns at once (the no-suspension tree).
+    None,
+    /// 90% hits on a shared map; a miss waits as [`Miss`] says.
+    Memo(Miss),
+    /// Every leaf awaits a 1 ms timer: awaits brisk timers, not built yet.
+    Io,
+}
+
+/// One benchmark scenario (a row of the table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scenario {
+    /// Awaiting a ready `async fn` directly: the floor every spawn is compared with.
+    DirectAwait,
+    /// `spawn(ready).await`, one after the other.
+    SpawnReadyAwait,
+    /// Spawn 1,000 tasks (90% ready at once, 10% yield once), then await them all.
+    GatherMostlyReady,
+    /// Spawn 10,000 detached tasks from a task; the last one to run signals completion.
+    SpawnManyLocal,
+    /// As `SpawnManyLocal`, but spawned from a thread outside the runtime.
+    SpawnManyRemote,
+    /// 1,000 tasks, each spawning a partner and exchanging a ping and a pong over oneshots.
+    PingPong,
+    /// 200 tasks yielding 1,000 times each.
+    YieldMany,
+    /// A chain of 1,000 tasks, each spawning the next.
+    ChainedSpawn,
+    /// Requests whose handler awaits 3 spawned sub-calls, 90% cache hits.
+    RpcMostlyCached(Miss),
+    /// pyperformance's `async_tree`: 6 levels × 6 children, each node spawns and awaits its
+    /// children.
+    AsyncTree(Leaf),
+    /// 64 loopback TCP connections echoing 1 KiB messages: awaits `brisk::net`.
+    TcpEcho,
+    /// Insert and cancel 100k sleeps: awaits brisk timers.
+    TimerChurn,
+}
+
+impl Scenario {
+    /// Every scenario of issue 6, built or not, in table order.
+    pub const ALL: [Scenario; 16] = [
+        Scenario::DirectAwait,
+        Scenario::SpawnReadyAwait,
+        Scenario::GatherMostlyReady,
+        Scenario::SpawnManyLocal,
+        Scenario::SpawnManyRemote,
+        Scenario::PingPong,
+        Scenario::YieldMany,
+        Scenario::ChainedSpawn,
+        Scenario::RpcMostlyCached(Miss::Channel),
+        Scenario::RpcMostlyCached(Miss::Timer),
+        Scenario::AsyncTree(Leaf::None),
+        Scenario::AsyncTree(Leaf::Memo(Miss::Channel)),
+        Scenario::AsyncTree(Leaf::Memo(Miss::Timer)),
+        Scenario::AsyncTree(Leaf::Io),
+        Scenario::TcpEcho,
+        Scenario::TimerChurn,
+    ];
+
+    /// The scenario's name (table rows, criterion groups, `--filter`, JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::DirectAwait => "direct_await",
+            Scenario::SpawnReadyAwait => "spawn_ready_await",
+            Scenario::GatherMostlyReady => "gather_mostly_ready",
+            Scenario::SpawnManyLocal => "spawn_many_local",
+            Scenario::SpawnManyRemote => "spawn_many_remote",
+            Scenario::PingPong => "ping_pong",
+            Scenario::YieldMany => "yield_many",
+            Scenario::ChainedSpawn => "chained_spawn",
+            Scenario::RpcMostlyCached(Miss::Channel) => "rpc_mostly_cached_channel",
+            Scenario::RpcMostlyCached(Miss::Timer) => "rpc_mostly_cached_timer",
+            Scenario::AsyncTree(Leaf::None) => "async_tree_none",
+            Scenario::AsyncTree(Leaf::Memo(Miss::Channel)) => "async_tree_memo_channel",
+            Scenario::AsyncTree(Leaf::Memo(Miss::Timer)) => "async_tree_memo_timer",
+            Scenario::AsyncTree(Leaf::Io) => "async_tree_io",
+            Scenario::TcpEcho => "tcp_echo",
+            Scenario::TimerChurn => "timer_churn",
+        }
+    }
+
+    /// The scenario called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// What one "op" of this scenario is (the unit of ns/op).
+    pub fn op(self) -> &'static str {
+        match self {
+            Scenario::DirectAwait => "await",
+            Scenario::SpawnReadyAwait => "spawn+await",
+            Scenario::GatherMostlyReady
+            | Scenario::SpawnManyLocal
+            | Scenario::SpawnManyRemote
+            | Scenario::ChainedSpawn
+            | Scenario::AsyncTree(_) => "task",
+            Scenario::PingPong => "ping-pong",
+            Scenario::YieldMany => "yield",
+            Scenario::RpcMostlyCached(_) => "request",
+            Scenario::TcpEcho => "message",
+            Scenario::TimerChurn => "sleep",
+        }
+    }
+
+    /// Why the scenario is not built yet, or `None` if it is.
+    pub fn not_built(self) -> Option<&'static str> {
+        match self {
+            Scenario::RpcMostlyCached(Miss::Timer)
+            | Scenario::AsyncTree(Leaf::Memo(Miss::Timer))
+            | Scenario::AsyncTree(Leaf::Io)
+            | Scenario::TimerChurn => Some("awaits brisk timers (brisk::time::sleep)"),
+            Scenario::TcpEcho => Some("awaits brisk networking (brisk::net)"),
+            _ => None,
+        }
+    }
+
+    /// True if the scenario can be measured today.
+    pub fn is_built(self) -> bool {
+        self.not_built().is_none()
+    }
+
+    /// True if the scenario runs from a thread outside the runtime rather than inside a task.
+    pub fn from_outside(self) -> bool {
+        self == Scenario::SpawnManyRemote
+    }
+
+    /// How many ops one iteration performs with `sizes`.
+    pub fn ops_per_iter(self, sizes: &Sizes) -> u64 {
+        match self {
+            Scenario::DirectAwait | Scenario::SpawnReadyAwait => 1,
+            Scenario::GatherMostlyReady => sizes.gather_tasks,
+            Scenario::SpawnManyLocal | Scenario::SpawnManyRemote => sizes.spawn_many,
+            Scenario::PingPong => sizes.ping_pongs,
+            Scenario::YieldMany => sizes.yield_tasks * sizes.yields_per_task,
+            Scenario::ChainedSpawn => sizes.chain_len,
+            Scenario::RpcMostlyCached(_) => sizes.rpc_batch,
+            Scenario::AsyncTree(_) => sizes.tree_nodes(),
+            Scenario::TcpEcho | Scenario::TimerChurn => 1,
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The sizes of the scenarios (issue 6's at [`Sizes::FULL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    /// Tasks per `gather_mostly_ready` round (1,000).
+    pub gather_tasks: u64,
+    /// Tasks per `spawn_many_*` round (10,000, as in tokio's benches).
+    pub spawn_many: u64,
+    /// Ping-pong pairs per `ping_pong` round (1,000).
+    pub ping_pongs: u64,
+    /// Tasks per `yield_many` round (200).
+    pub yield_tasks: u64,
+    /// Yields per `yield_many` task (1,000).
+    pub yields_per_task: u64,
+    /// Links of a `chained_spawn` chain (1,000).
+    pub chain_len: u64,
+    /// Concurrent requests per `rpc_mostly_cached` round (100).
+    pub rpc_batch: u64,
+    /// Levels below the root of `async_tree` (6).
+    pub tree_depth: u32,
+    /// Children per inner node of `async_tree` (6).
+    pub tree_fanout: u64,
+}
+
+impl Sizes {
+    /// The sizes of issue 6 (and of tokio's `rt_multi_threaded` benches).
+    pub const FULL: Sizes = Sizes {
+        gather_tasks: 1_000,
+        spawn_many: 10_000,
+        ping_pongs: 1_000,
+        yield_tasks: 200,
+        yields_per_task: 1_000,
+        chain_len: 1_000,
+        rpc_batch: 100,
+        tree_depth: 6,
+        tree_fanout: 6,
+    };
+
+    /// Tiny sizes for the quick correctness test.
+    pub const TINY: Sizes = Sizes {
+        gather_tasks: 20,
+        spawn_many: 50,
+        ping_pongs: 10,
+        yield_tasks: 4,
+        yields_per_task: 5,
+        chain_len: 40,
+        rpc_batch: 10,
+        tree_depth: 3,
+        tree_fanout: 3,
+    };
+
+    /// Nodes (= tasks) of one `async_tree`: 55,987 at 6 × 6.
+    pub fn tree_nodes(&self) -> u64 {
+        (0..=self.tree_depth).map(|l| self.tree_fanout.pow(l)).sum()
+    }
+
+    /// Leaves of one `async_tree`: 46,656 at 6 × 6.
+    pub fn tree_leaves(&self) -> u64 {
+        self.tree_fanout.pow(self.tree_depth)
+    }
+}
+
+/// One timed run of a scenario.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Time measured (from inside the task, or on the remote thread).
+    pub elapsed: Duration,
+    /// Iterations run.
+    pub iters: u64,
+    /// Ops performed (`iters × ops_per_iter`).
+    pub ops: u64,
+}
+
+impl Sample {
+    /// Nanoseconds per op.
+    pub fn ns_per_op(&self) -> f64 {
+        self.elapsed.as_nanos() as f64 / self.ops.max(1) as f64
+    }
+}
+
+/// Why a measurement gave no time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeasureError {
+    /// The scenario is not built yet (the reason).
+    NotBuilt(&'static str),
+    /// The scenario's checksum was wrong: the runtime lost, duplicated or corrupted work.
+    Check {
+        /// The scenario.
+        scenario: Scenario,
+        /// The checksum the run returned.
+        got: u64,
+        /// The checksum it should have returned.
+        expected: u64,
+    },
+}
+
+impl fmt::Display for MeasureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MeasureError::NotBuilt(why) => write!(f, "not built yet: {why}"),
+            MeasureError::Check {
+                scenario,
+                got,
+                expected,
+            } => write!(
+                f,
+                "{scenario}: wrong result {got}, expected {expected} (a broken runtime or scenario)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MeasureError {}
+
+/// Runs `iters` iterations of `scenario` on `rt` and checks the result.
+///
+/// # Errors
+/// [`MeasureError::NotBuilt`] for a scenario not built yet, [`MeasureError::Check`] if the
+/// result is wrong.
+pub fn measure(
+    rt: &AnyRuntime,
+    scenario: Scenario,
+    sizes: &Sizes,
+    iters: u64,
+) -> Result<Sample, MeasureError> {
+    match rt {
+        AnyRuntime::BriskEager(h) | AnyRuntime::BriskLazy(h) => {
+            measure_on(h, scenario, sizes, iters)
+        }
+        AnyRuntime::Tokio(h) => measure_on(h, scenario, sizes, iters),
+        AnyRuntime::AsyncExecutor(h) => measure_on(h, scenario, sizes, iters),
+    }
+}
+
+/// [`measure`] for one concrete host (monomorphised per runtime).
+///
+/// # Errors
+/// As [`measure`].
+pub fn measure_on<H: Host>(
+    host: &H,
+    scenario: Scenario,
+    sizes: &Sizes,
+    iters: u64,
+) -> Result<Sample, MeasureError> {
+    let s = *sizes;
+    let rt = host.rt();
+    let (elapsed, got) = match scenario {
+        Scenario::DirectAwait => host.run(timed(direct_await(iters))),
+        Scenario::SpawnReadyAwait => host.run(timed(spawn_ready_await(rt, iters))),
+        Scenario::GatherMostlyReady => {
+            host.run(timed(gather_mostly_ready(rt, s.gather_tasks, iters)))
+        }
+        Scenario::SpawnManyLocal => host.run(timed(spawn_many_local(rt, s.spawn_many, iters))),
+        Scenario::SpawnManyRemote => spawn_many_remote(host, s.spawn_many, iters),
+        Scenario::PingPong => host.run(timed(ping_pong(rt, s.ping_pongs, iters))),
+        Scenario::YieldMany => host.run(timed(yield_many(
+            rt,
+            s.yield_tasks,
+            s.yields_per_task,
+            iters,
+        ))),
+        Scenario::ChainedSpawn => host.run(timed(chained_spawn(rt, s.chain_len, iters))),
+        Scenario::RpcMostlyCached(Miss::Channel) => {
+            let _one_user = backend_lock();
+            host.run(with_backend(rt, rpc_mostly_cached(rt, s.rpc_batch, iters)))
+        }
+        Scenario::AsyncTree(Leaf::None) => host.run(timed(async_tree(rt, s, Leaf::None, iters))),
+        Scenario::AsyncTree(leaf @ Leaf::Memo(Miss::Channel)) => {
+            let _one_user = backend_lock();
+            host.run(with_backend(rt, async_tree(rt, s, leaf, iters)))
+        }
+        // Not built yet: each needs brisk timers or sockets (see `Scenario::not_built`). To add
+        // one, give `Rt` the operation it needs and add its arm above.
+        Scenario::RpcMostlyCached(Miss::Timer)
+        | Scenario::AsyncTree(Leaf::Memo(Miss::Timer))
+        | Scenario::AsyncTree(Leaf::Io)
+        | Scenario::TcpEcho
+        | Scenario::TimerChurn => {
+            return Err(MeasureError::NotBuilt(
+                scenario.not_built().unwrap_or("not built"),
+            ))
+        }
+    };
+    let want = expected(scenario, sizes, iters);
+    if got != want {
+        return Err(MeasureError::Check {
+            scenario,
+            got,
+            expected: want,
+        });
+    }
+    Ok(Sample {
+        elapsed,
+        iters,
+        ops: iters * scenario.ops_per_iter(sizes),
+    })
+}
+
+/// The checksum a correct run of `iters` iterations of `scenario` returns.
+pub fn expected(scenario: Scenario, sizes: &Sizes, iters: u64) -> u64 {
+    let s = sizes;
+    match scenario {
+        Scenario::DirectAwait | Scenario::SpawnReadyAwait => {
+            // Σ (3i + 1) for i < iters.
+            let n = u128::from(iters);
+            (3 * n * n.saturating_sub(1) / 2 + n) as u64
+        }
+        Scenario::GatherMostlyReady => {
+            iters.wrapping_mul(s.gather_tasks * s.gather_tasks.saturating_sub(1) / 2)
+        }
+        Scenario::SpawnManyLocal | Scenario::SpawnManyRemote => iters * s.spawn_many,
+        Scenario::PingPong => iters * s.ping_pongs,
+        Scenario::YieldMany => iters * s.yield_tasks * s.yields_per_task,
+        Scenario::ChainedSpawn => iters * s.chain_len,
+        Scenario::RpcMostlyCached(_) => (0..iters * s.rpc_batch)
+            .flat_map(|id| (0..3).map(move |k| value_of(rpc_key(id, k))))
+            .fold(0u64, u64::wrapping_add),
+        Scenario::AsyncTree(Leaf::None) => {
+            let n = s.tree_leaves();
+            iters.wrapping_mul(n * n.saturating_sub(1) / 2)
+        }
+        Scenario::AsyncTree(_) => iters.wrapping_mul(
+            (0..s.tree_leaves())
+                .map(|i| value_of(leaf_key(i)))
+                .fold(0u64, u64::wrapping_add),
+        ),
+        Scenario::TcpEcho | Scenario::TimerChurn => 0,
+    }
+}
+
+/// Runs `body`, timing it from its first poll to its end.
+async fn timed<F: Future<Output = u64>>(body: F) -> (Duration, u64) {
+    let start = Instant::now();
+    let sum = body.await;
+    (start.elapsed(), sum)
+}
+
+// ---------------------------------------------------------------------------------------------
+// the floor and the ready spawn
+
+/// The ready `async fn` both `direct_await` and `spawn_ready_await` await.
+async fn ready_value(i: u64) -> u64 {
+    i.wrapping_mul(3).wrapping_add(1)
+}
+
+/// `direct_await`: `ready_value(i).await` (the future passed through `black_box` so that it is
+/// built and polled, not folded away).
+async fn direct_await(iters: u64) -> u64 {
+    let mut sum = 0u64;
+    for i in 0..iters {
+        sum = sum.wrapping_add(black_box(ready_value(black_box(i))).await);
+    }
+    sum
+}
+
+/// `spawn_ready_await`: `spawn(ready_value(i)).await`, in sequence.
+async fn spawn_ready_await<R: Rt>(rt: R, iters: u64) -> u64 {
+    let mut sum = 0u64;
+    for i in 0..iters {
+        sum = sum.wrapping_add(rt.spawn(black_box(ready_value(black_box(i)))).await);
+    }
+    sum
+}
+
+// ---------------------------------------------------------------------------------------------
+// gather
+
+/// `gather_mostly_ready`: per round spawn `tasks` tasks (every tenth yields once first), then
+/// await them all in order.
+async fn gather_mostly_ready<R: Rt>(rt: R, tasks: u64, iters: u64) -> u64 {
+    let mut handles = Vec::with_capacity(tasks as usize);
+    let mut sum = 0u64;
+    for _ in 0..iters {
+        for j in 0..tasks {
+            handles.push(rt.spawn(async move {
+                if j % 10 == 9 {
+                    rt.yield_now().await;
+                }
+                black_box(j)
+            }));
+        }
+        for h in handles.drain(..) {
+            sum = sum.wrapping_add(h.await);
+        }
+    }
+    sum
+}
+
+// ---------------------------------------------------------------------------------------------
+// tokio's rt_multi_threaded shapes
+
+/// Counts detached tasks down to zero; the last one signals `done`.
+#[derive(Debug)]
+struct Countdown {
+    remaining: AtomicU64,
+    errors: AtomicU64,
+    done: async_channel::Sender<()>,
+}
+
+impl Countdown {
+    fn new() -> (Arc<Countdown>, async_channel::Receiver<()>) {
+        let (done, finished) = async_channel::bounded(1);
+        let c = Countdown {
+            remaining: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            done,
+        };
+        (Arc::new(c), finished)
+    }
+
+    fn arm(&self, n: u64) {
+        self.remaining.store(n, Ordering::Relaxed);
+    }
+
+    fn tick(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let _ = self.done.try_send(());
+        }
+    }
+
+    /// Tasks counted in this round (`n` unless some ran twice), or a poisoned value if any
+    /// reported an error.
+    fn settled(&self, n: u64) -> u64 {
+        if self.errors.load(Ordering::Acquire) != 0 {
+            return u64::MAX;
+        }
+        n.wrapping_sub(self.remaining.load(Ordering::Acquire))
+    }
+}
+
+/// `spawn_many_local`: per round spawn `tasks` detached tasks from this task and wait for the
+/// last one's signal.
+async fn spawn_many_local<R: Rt>(rt: R, tasks: u64, iters: u64) -> u64 {
+    let (state, finished) = Countdown::new();
+    let mut total = 0u64;
+    for _ in 0..iters {
+        state.arm(tasks);
+        for j in 0..tasks {
+            let state = state.clone();
+            rt.spawn_detached(async move {
+                black_box(j);
+                state.tick();
+            });
+        }
+        finished.recv().await.expect("countdown channel open");
+        total = total.wrapping_add(state.settled(tasks));
+    }
+    total
+}
+
+/// `spawn_many_remote`: as `spawn_many_local` but spawned from this (non-runtime) thread, which
+/// waits with a runtime-neutral `block_on`. Timed on this thread.
+fn spawn_many_remote<H: Host>(host: &H, tasks: u64, iters: u64) -> (Duration, u64) {
+    let (state, finished) = Countdown::new();
+    let mut total = 0u64;
+    let start = Instant::now();
+    for _ in 0..iters {
+        state.arm(tasks);
+        for j in 0..tasks {
+            let state = state.clone();
+            host.spawn_remote_detached(async move {
+                black_box(j);
+                state.tick();
+            });
+        }
+        futures_lite::future::block_on(finished.recv()).expect("countdown channel open");
+        total = total.wrapping_add(state.settled(tasks));
+    }
+    (start.elapsed(), total)
+}
+
+/// `ping_pong`: per round `pairs` detached tasks, each spawning a partner, sending it a ping
+/// and awaiting its pong (tokio oneshots, runtime-neutral), then counting down.
+async fn ping_pong<R: Rt>(rt: R, pairs: u64, iters: u64) -> u64 {
+    let (state, finished) = Countdown::new();
+    let mut total = 0u64;
+    for _ in 0..iters {
+        state.arm(pairs);
+        for j in 0..pairs {
+            let state = state.clone();
+            rt.spawn_detached(async move {
+                let (ping_tx, ping_rx) = tokio::sync::oneshot::channel::<u64>();
+                let (pong_tx, pong_rx) = tokio::sync::oneshot::channel::<u64>();
+                rt.spawn_detached(async move {
+                    if let Ok(v) = ping_rx.await {
+                        let _ = pong_tx.send(v + 1);
+                    }
+                });
+                let _ = ping_tx.send(j);
+                if pong_rx.await != Ok(j + 1) {
+                    state.errors.fetch_add(1, Ordering::Release);
+                }
+                state.tick();
+            });
+        }
+        finished.recv().await.expect("countdown channel open");
+        total = total.wrapping_add(state.settled(pairs));
+    }
+    total
+}
+
+/// `yield_many`: per round `tasks` tasks each yielding `yields` times; await them all.
+async fn yield_many<R: Rt>(rt: R, tasks: u64, yields: u64, iters: u64) -> u64 {
+    let mut handles = Vec::with_capacity(tasks as usize);
+    let mut total = 0u64;
+    for _ in 0..iters {
+        for _ in 0..tasks {
+            handles.push(rt.spawn(async move {
+                let mut done = 0u64;
+                for _ in 0..yields {
+                    rt.yield_now().await;
+                    done += 1;
+                }
+                done
+            }));
+        }
+        for h in handles.drain(..) {
+            total = total.wrapping_add(h.await);
+        }
+    }
+    total
+}
+
+/// One link of `chained_spawn`: spawns the next link, or reports the chain's length.
+fn chain_link<R: Rt>(rt: R, left: u64, links: u64, done: async_channel::Sender<u64>) {
+    if left == 0 {
+        let _ = done.try_send(links);
+    } else {
+        rt.spawn_detached(async move { chain_link(rt, left - 1, links + 1, done) });
+    }
+}
+
+/// `chained_spawn`: per round a chain of `len` tasks, each spawning the next and returning.
+async fn chained_spawn<R: Rt>(rt: R, len: u64, iters: u64) -> u64 {
+    let (done, finished) = async_channel::bounded(1);
+    let mut total = 0u64;
+    for _ in 0..iters {
+        chain_link(rt, len, 0, done.clone());
+        total = total.wrapping_add(finished.recv().await.expect("chain channel open"));
+    }
+    total
+}
+
+// ---------------------------------------------------------------------------------------------
+// the cache, the backend, and the service-shaped scenarios
+
+/// Keys live in `0..KEY_SPACE`; the cache holds those not divisible by 10 (90%).
+const KEY_SPACE: u64 = 1_000;
+
+/// splitmix64's finaliser: spreads request and leaf numbers over the key space.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The value of a key, whether it comes from the cache or the backend.
+fn value_of(key: u64) -> u64 {
+    key * 7 + 3
+}
+
+/// The key of sub-call `k` (0..3) of request `id`.
+fn rpc_key(id: u64, k: u64) -> u64 {
+    mix(id * 3 + k) % KEY_SPACE
+}
+
+/// The key a memo leaf looks up.
+fn leaf_key(leaf: u64) -> u64 {
+    mix(leaf) % KEY_SPACE
+}
+
+/// The shared, read-only cache (process-wide, so tasks reach it without reference counting).
+fn cache() -> &'static HashMap<u64, u64> {
+    static CACHE: OnceLock<HashMap<u64, u64>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        (0..KEY_SPACE)
+            .filter(|k| k % 10 != 0)
+            .map(|k| (k, value_of(k)))
+            .collect()
+    })
+}
+
+/// A message to the backend task.
+#[derive(Debug)]
+enum BackendMsg {
+    /// Compute a key's value and reply on the channel.
+    Get(u64, async_channel::Sender<u64>),
+    /// Stop serving (end of a measurement).
+    Stop,
+}
+
+/// The backend's request queue (process-wide; one measurement uses it at a time).
+fn backend() -> &'static (
+    async_channel::Sender<BackendMsg>,
+    async_channel::Receiver<BackendMsg>,
+) {
+    static BACKEND: OnceLock<(
+        async_channel::Sender<BackendMsg>,
+        async_channel::Receiver<BackendMsg>,
+    )> = OnceLock::new();
+    BACKEND.get_or_init(async_channel::unbounded)
+}
+
+/// Serialises the measurements that use the backend (tests run in parallel).
+fn backend_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The backend task: answers `Get`s until `Stop`.
+async fn backend_serve() -> u64 {
+    let mut served = 0;
+    while let Ok(BackendMsg::Get(key, reply)) = backend().1.recv().await {
+        let _ = reply.send(value_of(key)).await;
+        served += 1;
+    }
+    served
+}
+
+/// Runs `body` (timed) with a backend task spawned on the runtime, then stops the backend.
+async fn with_backend<R: Rt, F: Future<Output = u64>>(rt: R, body: F) -> (Duration, u64) {
+    let server = rt.spawn(backend_serve());
+    let out = timed(body).await;
+    backend()
+        .0
+        .send(BackendMsg::Stop)
+        .await
+        .expect("backend channel open");
+    let _served = server.await;
+    out
+}
+
+/// Looks `key` up in the cache; on a miss asks the backend and awaits its reply.
+async fn fetch(key: u64) -> u64 {
+    if let Some(&v) = cache().get(&black_box(key)) {
+        return v;
+    }
+    let (reply, replied) = async_channel::bounded(1);
+    backend()
+        .0
+        .send(BackendMsg::Get(key, reply))
+        .await
+        .expect("backend channel open");
+    replied.recv().await.expect("backend replies")
+}
+
+/// A request handler: three spawned sub-calls, awaited together.
+async fn handle_request<R: Rt>(rt: R, id: u64) -> u64 {
+    let a = rt.spawn(fetch(rpc_key(id, 0)));
+    let b = rt.spawn(fetch(rpc_key(id, 1)));
+    let c = rt.spawn(fetch(rpc_key(id, 2)));
+    a.await.wrapping_add(b.await).wrapping_add(c.await)
+}
+
+/// `rpc_mostly_cached`: per round `batch` concurrent requests (each a task), awaited in order.
+async fn rpc_mostly_cached<R: Rt>(rt: R, batch: u64, iters: u64) -> u64 {
+    let mut handles = Vec::with_capacity(batch as usize);
+    let mut sum = 0u64;
+    let mut next_id = 0u64;
+    for _ in 0..iters {
+        for _ in 0..batch {
+            handles.push(rt.spawn(handle_request(rt, next_id)));
+            next_id += 1;
+        }
+        for h in handles.drain(..) {
+            sum = sum.wrapping_add(h.await);
+        }
+    }
+    sum
+}
+
+/// One node of `async_tree`: a leaf computes its value; an inner node spawns its children
+/// and awaits them all.
+///
+/// Not an `async fn`: the explicit `+ Send` is what lets a node spawn nodes of its own type
+/// (with `async fn` the compiler cannot prove the recursive future `Send`).
+#[allow(clippy::manual_async_fn)]
+fn tree_node<R: Rt>(
+    rt: R,
+    sizes: Sizes,
+    leaf: Leaf,
+    level: u32,
+    index: u64,
+) -> impl Future<Output = u64> + Send + 'static {
+    async move {
+        if level == sizes.tree_depth {
+            return match leaf {
+                Leaf::None => black_box(index),
+                Leaf::Memo(_) | Leaf::Io => fetch(leaf_key(index)).await,
+            };
+        }
+        let mut children = Vec::with_capacity(sizes.tree_fanout as usize);
+        for c in 0..sizes.tree_fanout {
+            let child = index * sizes.tree_fanout + c;
+            children.push(rt.spawn(tree_node(rt, sizes, leaf, level + 1, child)));
+        }
+        let mut sum = 0u64;
+        for h in children {
+            sum = sum.wrapping_add(h.await);
+        }
+        sum
+    }
+}
+
+/// `async_tree`: per round spawn the root and await the whole tree.
+async fn async_tree<R: Rt>(rt: R, sizes: Sizes, leaf: Leaf, iters: u64) -> u64 {
+    let mut sum = 0u64;
+    for _ in 0..iters {
+        sum = sum.wrapping_add(rt.spawn(tree_node(rt, sizes, leaf, 0, 0)).await);
+    }
+    sum
+}

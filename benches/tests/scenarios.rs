@@ -1,0 +1,83 @@
+//! Every scenario once on every runtime, at tiny sizes, checking results: catches a broken
+//! scenario (or runtime) quickly, without timing anything.
+
+use brisk_benches::{
+    expected, measure, AnyRuntime, MeasureError, RuntimeKind, Scenario, Sizes, Summary,
+};
+
+#[test]
+fn every_scenario_runs_and_checks_on_every_runtime() {
+    for kind in RuntimeKind::ALL {
+        let rt = AnyRuntime::build(kind, 2).unwrap();
+        assert_eq!(rt.kind(), kind);
+        for scenario in Scenario::ALL {
+            let result = measure(&rt, scenario, &Sizes::TINY, 2);
+            if scenario.is_built() {
+                let sample = result.unwrap_or_else(|e| panic!("{scenario} on {kind}: {e}"));
+                assert_eq!(sample.iters, 2);
+                assert_eq!(sample.ops, 2 * scenario.ops_per_iter(&Sizes::TINY));
+            } else {
+                assert!(
+                    matches!(result, Err(MeasureError::NotBuilt(_))),
+                    "{scenario} is not built yet and must not report a time"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn full_size_trees_check_on_every_runtime() {
+    let sizes = Sizes::FULL;
+    for kind in RuntimeKind::ALL {
+        let rt = AnyRuntime::build(kind, 2).unwrap();
+        for scenario in [
+            Scenario::AsyncTree(brisk_benches::Leaf::None),
+            Scenario::AsyncTree(brisk_benches::Leaf::Memo(brisk_benches::Miss::Channel)),
+        ] {
+            measure(&rt, scenario, &sizes, 1)
+                .unwrap_or_else(|e| panic!("{scenario} on {kind}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn sizes_are_those_of_issue_6() {
+    let s = Sizes::FULL;
+    assert_eq!(s.tree_nodes(), 55_987);
+    assert_eq!(s.tree_leaves(), 46_656);
+    assert_eq!(Scenario::GatherMostlyReady.ops_per_iter(&s), 1_000);
+    assert_eq!(Scenario::YieldMany.ops_per_iter(&s), 200_000);
+}
+
+#[test]
+fn checksums_depend_on_the_work_done() {
+    for scenario in Scenario::ALL.into_iter().filter(|s| s.is_built()) {
+        let one = expected(scenario, &Sizes::TINY, 1);
+        let two = expected(scenario, &Sizes::TINY, 2);
+        assert_ne!(
+            one, two,
+            "{scenario}: a run of 2 must not check like a run of 1"
+        );
+        assert_ne!(one, 0, "{scenario}: a run that did nothing must not check");
+    }
+}
+
+#[test]
+fn names_round_trip_and_are_unique() {
+    for s in Scenario::ALL {
+        assert_eq!(Scenario::from_name(s.name()), Some(s));
+    }
+    let mut names: Vec<_> = Scenario::ALL.iter().map(|s| s.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Scenario::ALL.len());
+}
+
+#[test]
+fn summary_is_median_min_max() {
+    let s = Summary::of(&[3.0, 1.0, 2.0, 10.0]).unwrap();
+    assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 10.0));
+    assert_eq!(Summary::of(&[5.0]).unwrap().median, 5.0);
+    assert!(Summary::of(&[]).is_none());
+}
