@@ -23,7 +23,7 @@ pub mod scenarios;
 
 use std::time::Duration;
 
-pub use rt::{AnyRuntime, Host, Rt, RuntimeKind};
+pub use rt::{AnyRuntime, BriskCounters, Host, Rt, RuntimeKind};
 pub use scenarios::{
     expected, measure, measure_on, Leaf, MeasureError, Miss, Sample, Scenario, Sizes,
 };

@@ -441,3 +441,76 @@ impl AnyRuntime {
         }
     }
 }
+
+impl AnyRuntime {
+    /// A snapshot of brisk's scheduling counters (`None` for tokio and async-executor).
+    pub fn brisk_counters(&self) -> Option<BriskCounters> {
+        match self {
+            AnyRuntime::BriskEager(h) | AnyRuntime::BriskLazy(h) => {
+                Some(BriskCounters::of(&h.runtime().metrics()))
+            }
+            AnyRuntime::Tokio(_) | AnyRuntime::AsyncExecutor(_) => None,
+        }
+    }
+}
+
+/// brisk's scheduling counters (see `brisk::RuntimeMetrics`), to explain a scenario's figures:
+/// how many spawns finished inline, were suspended, or were deferred to a queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BriskCounters {
+    /// Tasks spawned.
+    pub spawned: u64,
+    /// Polls of queued tasks (ticks) and of `block_on` futures.
+    pub polls: u64,
+    /// Eager spawns that finished in their inline first poll.
+    pub eager_completed: u64,
+    /// Eager spawns whose inline first poll returned `Pending`.
+    pub eager_suspended: u64,
+    /// Spawns eligible for an inline poll that were queued instead (budget or depth spent).
+    pub eager_deferred: u64,
+    /// Queued tasks run inline by awaiting their handle.
+    pub await_inlined: u64,
+    /// Tasks stolen from another worker.
+    pub steals: u64,
+}
+
+impl BriskCounters {
+    /// Reads the live counters.
+    pub fn of(m: &brisk::RuntimeMetrics) -> BriskCounters {
+        BriskCounters {
+            spawned: m.spawned_tasks(),
+            polls: m.polls(),
+            eager_completed: m.eager_completed(),
+            eager_suspended: m.eager_suspended(),
+            eager_deferred: m.eager_deferred(),
+            await_inlined: m.await_inlined(),
+            steals: m.steals(),
+        }
+    }
+
+    /// The counts from `earlier` to `self`.
+    pub fn since(&self, earlier: &BriskCounters) -> BriskCounters {
+        BriskCounters {
+            spawned: self.spawned.wrapping_sub(earlier.spawned),
+            polls: self.polls.wrapping_sub(earlier.polls),
+            eager_completed: self.eager_completed.wrapping_sub(earlier.eager_completed),
+            eager_suspended: self.eager_suspended.wrapping_sub(earlier.eager_suspended),
+            eager_deferred: self.eager_deferred.wrapping_sub(earlier.eager_deferred),
+            await_inlined: self.await_inlined.wrapping_sub(earlier.await_inlined),
+            steals: self.steals.wrapping_sub(earlier.steals),
+        }
+    }
+
+    /// The sum of two sets of counts.
+    pub fn plus(&self, other: &BriskCounters) -> BriskCounters {
+        BriskCounters {
+            spawned: self.spawned + other.spawned,
+            polls: self.polls + other.polls,
+            eager_completed: self.eager_completed + other.eager_completed,
+            eager_suspended: self.eager_suspended + other.eager_suspended,
+            eager_deferred: self.eager_deferred + other.eager_deferred,
+            await_inlined: self.await_inlined + other.await_inlined,
+            steals: self.steals + other.steals,
+        }
+    }
+}

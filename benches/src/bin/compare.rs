@@ -21,7 +21,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use brisk_benches::{
-    calibrate, machine_line, measure, AnyRuntime, Leaf, RuntimeKind, Scenario, Sizes, Summary,
+    calibrate, machine_line, measure, AnyRuntime, BriskCounters, Leaf, RuntimeKind, Scenario,
+    Sizes, Summary,
 };
 
 /// Ratios within this factor of a threshold are within this machine's noise (issue 6).
@@ -36,6 +37,10 @@ struct Args {
     reps: usize,
     sample: Duration,
     json: Option<PathBuf>,
+    /// The runtimes to run (all by default).
+    runtimes: Vec<RuntimeKind>,
+    /// A fixed iteration count per sample instead of calibration (for profiling).
+    iters: Option<u64>,
 }
 
 const USAGE: &str = "usage: compare [--quick] [--filter SUBSTR] [--workers N] [--reps N] \
@@ -47,7 +52,11 @@ const USAGE: &str = "usage: compare [--quick] [--filter SUBSTR] [--workers N] [-
   --workers N      worker threads of every runtime (default 2)
   --reps N         repetitions (samples per scenario and runtime)
   --sample-ms MS   target duration of one sample
-  --json PATH      also write the results as JSON to PATH";
+  --json PATH      also write the results as JSON to PATH
+  --runtimes LIST  only these runtimes, comma-separated (brisk-eager,brisk-lazy,tokio,
+                   async-executor); the ratios that need the others show —
+  --iters N        N iterations per sample instead of calibrating (for profiling, e.g.
+                   valgrind --tool=callgrind ... --runtimes brisk-eager --iters 100000)";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -57,6 +66,8 @@ fn parse_args() -> Result<Args, String> {
         reps: 0,
         sample: Duration::ZERO,
         json: None,
+        runtimes: RuntimeKind::ALL.to_vec(),
+        iters: None,
     };
     let mut reps = None;
     let mut sample_ms = None;
@@ -87,6 +98,26 @@ fn parse_args() -> Result<Args, String> {
                 sample_ms = Some(ms.max(1));
             }
             "--json" => args.json = Some(PathBuf::from(value("--json")?)),
+            "--runtimes" => {
+                let list = value("--runtimes")?;
+                let mut kinds = Vec::new();
+                for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    match RuntimeKind::ALL.into_iter().find(|k| k.name() == name) {
+                        Some(k) => kinds.push(k),
+                        None => return Err(format!("--runtimes: unknown runtime `{name}`")),
+                    }
+                }
+                if kinds.is_empty() {
+                    return Err("--runtimes needs at least one runtime".into());
+                }
+                args.runtimes = kinds;
+            }
+            "--iters" => {
+                let n: u64 = value("--iters")?
+                    .parse()
+                    .map_err(|e| format!("--iters: {e}"))?;
+                args.iters = Some(n.max(1));
+            }
             "-h" | "--help" => return Err(String::new()),
             // `cargo bench` passes `--bench` to every target; ignore it.
             "--bench" => {}
@@ -105,6 +136,10 @@ struct Cell {
     iters: u64,
     ns_per_op: Vec<f64>,
     error: Option<String>,
+    /// brisk's scheduling counters over the measured samples (brisk runtimes only).
+    counters: Option<BriskCounters>,
+    /// Ops performed in the measured samples.
+    ops: u64,
 }
 
 impl Cell {
@@ -171,10 +206,15 @@ fn main() -> ExitCode {
         args.reps,
         args.sample.as_millis()
     );
-    let mut runtimes = Vec::new();
+    // Indexed like `RuntimeKind::ALL`; `None` for a runtime left out by `--runtimes`.
+    let mut runtimes: Vec<Option<AnyRuntime>> = Vec::new();
     for kind in RuntimeKind::ALL {
+        if !args.runtimes.contains(&kind) {
+            runtimes.push(None);
+            continue;
+        }
         match AnyRuntime::build(kind, args.workers) {
-            Ok(rt) => runtimes.push(rt),
+            Ok(rt) => runtimes.push(Some(rt)),
             Err(e) => {
                 eprintln!("compare: cannot start {kind}: {e}");
                 return ExitCode::FAILURE;
@@ -194,11 +234,16 @@ fn main() -> ExitCode {
         })
         .collect();
 
-    // Calibration (also the warm-up).
+    // Calibration (also the warm-up), or the fixed `--iters`.
     for row in rows.iter_mut().filter(|r| r.scenario.is_built()) {
         eprint!("calibrating {:<26}", row.scenario.name());
         for (cell, rt) in row.cells.iter_mut().zip(&runtimes) {
-            match calibrate(rt, row.scenario, &sizes, args.sample) {
+            let Some(rt) = rt else { continue };
+            let iters = match args.iters {
+                Some(n) => Ok(n),
+                None => calibrate(rt, row.scenario, &sizes, args.sample),
+            };
+            match iters {
                 Ok(iters) => {
                     cell.iters = iters;
                     eprint!(" {}={iters}", rt.kind());
@@ -219,16 +264,24 @@ fn main() -> ExitCode {
             let mut line = format!("[{}/{}] {:<26}", rep + 1, args.reps, row.scenario.name());
             for k in 0..n {
                 let i = (k + rep) % n;
-                let (cell, rt) = (&mut row.cells[i], &runtimes[i]);
+                let (cell, Some(rt)) = (&mut row.cells[i], &runtimes[i]) else {
+                    continue;
+                };
                 if cell.error.is_some() {
                     continue;
                 }
                 // Let the previous runtime's workers go back to sleep.
                 std::thread::sleep(Duration::from_millis(2));
+                let before = rt.brisk_counters();
                 match measure(rt, row.scenario, &sizes, cell.iters) {
                     Ok(sample) => {
                         let ns = sample.ns_per_op();
                         cell.ns_per_op.push(ns);
+                        cell.ops += sample.ops;
+                        if let (Some(before), Some(after)) = (before, rt.brisk_counters()) {
+                            let delta = after.since(&before);
+                            cell.counters = Some(cell.counters.map_or(delta, |c| c.plus(&delta)));
+                        }
                         let _ = write!(line, "  {}: {}", rt.kind(), fmt_ns(ns));
                     }
                     Err(e) => {
@@ -259,6 +312,8 @@ fn main() -> ExitCode {
     report.push_str(&table(&rows));
     report.push('\n');
     report.push_str(&targets_report(&rows));
+    report.push('\n');
+    report.push_str(&counters_report(&rows));
     print!("{report}");
 
     if let Some(path) = &args.json {
@@ -529,6 +584,53 @@ fn targets_report(rows: &[Row]) -> String {
     }
     let met = list.iter().filter(|t| t.verdict() == "met").count();
     let _ = writeln!(t, "\n{met} of {} targets met.", list.len());
+    t
+}
+
+/// brisk-eager's scheduling counters per scenario: where its spawns went.
+fn counters_report(rows: &[Row]) -> String {
+    let eager = RuntimeKind::ALL
+        .iter()
+        .position(|k| *k == RuntimeKind::BriskEager)
+        .unwrap_or(0);
+    let mut t = String::new();
+    let mut any = false;
+    for row in rows {
+        let Some(cell) = row.cells.get(eager) else {
+            continue;
+        };
+        let Some(c) = cell.counters else { continue };
+        if c.spawned == 0 {
+            continue;
+        }
+        if !any {
+            t.push_str(
+                "brisk-eager's spawns, over the measured samples (`RuntimeMetrics`): share \
+                 finished inline, suspended in their inline poll, deferred to the queue (budget \
+                 or depth spent), and queued tasks run inline by an await; queue polls and \
+                 steals per spawn:\n\n",
+            );
+            t.push_str(
+                "| scenario | spawns/op | inline ready | inline suspended | deferred | \
+                 await-inlined | queue polls/spawn | steals/spawn |\n",
+            );
+            t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+            any = true;
+        }
+        let pct = |x: u64| format!("{:.1}%", 100.0 * x as f64 / c.spawned as f64);
+        let _ = writeln!(
+            t,
+            "| {} | {:.2} | {} | {} | {} | {} | {:.2} | {:.3} |",
+            row.scenario,
+            c.spawned as f64 / cell.ops.max(1) as f64,
+            pct(c.eager_completed),
+            pct(c.eager_suspended),
+            pct(c.eager_deferred),
+            pct(c.await_inlined),
+            c.polls as f64 / c.spawned as f64,
+            c.steals as f64 / c.spawned as f64,
+        );
+    }
     t
 }
 
