@@ -747,6 +747,14 @@ async fn rpc_mostly_cached<R: Rt>(rt: R, batch: u64, iters: u64) -> u64 {
     sum
 }
 
+/// What every `async_tree` node needs to know (kept small: each node's future captures it).
+#[derive(Debug, Clone, Copy)]
+struct TreeShape {
+    depth: u32,
+    fanout: u32,
+    leaf: Leaf,
+}
+
 /// One node of `async_tree`: a leaf computes its value; an inner node spawns its children
 /// and awaits them all.
 ///
@@ -755,22 +763,21 @@ async fn rpc_mostly_cached<R: Rt>(rt: R, batch: u64, iters: u64) -> u64 {
 #[allow(clippy::manual_async_fn)]
 fn tree_node<R: Rt>(
     rt: R,
-    sizes: Sizes,
-    leaf: Leaf,
+    shape: TreeShape,
     level: u32,
     index: u64,
 ) -> impl Future<Output = u64> + Send + 'static {
     async move {
-        if level == sizes.tree_depth {
-            return match leaf {
+        if level == shape.depth {
+            return match shape.leaf {
                 Leaf::None => black_box(index),
                 Leaf::Memo(_) | Leaf::Io => fetch(leaf_key(index)).await,
             };
         }
-        let mut children = Vec::with_capacity(sizes.tree_fanout as usize);
-        for c in 0..sizes.tree_fanout {
-            let child = index * sizes.tree_fanout + c;
-            children.push(rt.spawn(tree_node(rt, sizes, leaf, level + 1, child)));
+        let fanout = u64::from(shape.fanout);
+        let mut children = Vec::with_capacity(shape.fanout as usize);
+        for c in 0..fanout {
+            children.push(rt.spawn(tree_node(rt, shape, level + 1, index * fanout + c)));
         }
         let mut sum = 0u64;
         for h in children {
@@ -782,9 +789,14 @@ fn tree_node<R: Rt>(
 
 /// `async_tree`: per round spawn the root and await the whole tree.
 async fn async_tree<R: Rt>(rt: R, sizes: Sizes, leaf: Leaf, iters: u64) -> u64 {
+    let shape = TreeShape {
+        depth: sizes.tree_depth,
+        fanout: u32::try_from(sizes.tree_fanout).expect("tree fanout fits in u32"),
+        leaf,
+    };
     let mut sum = 0u64;
     for _ in 0..iters {
-        sum = sum.wrapping_add(rt.spawn(tree_node(rt, sizes, leaf, 0, 0)).await);
+        sum = sum.wrapping_add(rt.spawn(tree_node(rt, shape, 0, 0)).await);
     }
     sum
 }
