@@ -37,6 +37,7 @@ pub(crate) struct Config {
     pub(crate) eager_depth: u32,
     pub(crate) spawn_policy: SpawnPolicy,
     pub(crate) global_queue_interval: u32,
+    pub(crate) event_interval: u32,
     pub(crate) thread_name: String,
 }
 
@@ -58,6 +59,7 @@ pub struct Builder {
     eager_depth: u32,
     spawn_policy: SpawnPolicy,
     global_queue_interval: u32,
+    event_interval: u32,
     thread_name: String,
 }
 
@@ -77,6 +79,7 @@ impl Builder {
             eager_depth: 16,
             spawn_policy: SpawnPolicy::Eager,
             global_queue_interval: 61,
+            event_interval: 61,
             thread_name: "brisk-worker".to_string(),
         }
     }
@@ -112,6 +115,13 @@ impl Builder {
         self
     }
 
+    /// A worker with local work still polls the I/O reactor and fires due timers (without
+    /// blocking) every `n` ticks (default 61). Must be at least 1.
+    pub fn event_interval(&mut self, n: u32) -> &mut Self {
+        self.event_interval = n;
+        self
+    }
+
     /// Worker threads are named `{name}-{index}` (default `brisk-worker`).
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
         self.thread_name = name.into();
@@ -134,12 +144,16 @@ impl Builder {
         if self.global_queue_interval == 0 {
             return Err(invalid("global_queue_interval must be at least 1"));
         }
+        if self.event_interval == 0 {
+            return Err(invalid("event_interval must be at least 1"));
+        }
         Runtime::start(Config {
             worker_threads,
             eager_budget: self.eager_budget,
             eager_depth: self.eager_depth,
             spawn_policy: self.spawn_policy,
             global_queue_interval: self.global_queue_interval,
+            event_interval: self.event_interval,
             thread_name: self.thread_name.clone(),
         })
     }
@@ -160,6 +174,7 @@ impl fmt::Debug for Builder {
             .field("eager_depth", &self.eager_depth)
             .field("spawn_policy", &self.spawn_policy)
             .field("global_queue_interval", &self.global_queue_interval)
+            .field("event_interval", &self.event_interval)
             .field("thread_name", &self.thread_name)
             .finish()
     }

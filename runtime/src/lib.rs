@@ -53,6 +53,7 @@ mod metrics;
 mod runtime;
 mod scheduler;
 pub mod task;
+pub mod time;
 
 #[cfg(feature = "trace")]
 pub mod trace;
@@ -63,6 +64,21 @@ pub use builder::{Builder, SpawnPolicy};
 pub use metrics::RuntimeMetrics;
 pub use runtime::{Handle, Runtime};
 pub use task::{spawn, spawn_eager, spawn_lazy, JoinError, JoinHandle};
+
+/// `#[brisk::main]`: runs an `async fn main` on a brisk runtime (see `brisk-macros`).
+pub use brisk_macros::main;
+/// `#[brisk::test]`: runs an `async` test on a brisk runtime (2 workers by default).
+pub use brisk_macros::test;
+
+/// Networking: TCP, UDP and Unix sockets driven by the runtime's reactor.
+pub mod net {
+    pub use brisk_io::net::*;
+}
+
+/// I/O traits and the readiness wrapper for custom sources.
+pub mod io {
+    pub use brisk_io::{AsyncRead, AsyncWrite, Direction, Interest, ReadyEvent, Registered};
+}
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

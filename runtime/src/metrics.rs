@@ -121,6 +121,11 @@ impl RuntimeMetrics {
         self.shared.metrics.sum(|m| &m.steals)
     }
 
+    /// Timers (sleeps, timeouts, intervals) registered in the timing wheel right now.
+    pub fn active_timers(&self) -> usize {
+        self.shared.time.len()
+    }
+
     /// Tasks taken from the shared injector queue.
     pub fn injector_pops(&self) -> u64 {
         self.shared.metrics.sum(|m| &m.injector_pops)

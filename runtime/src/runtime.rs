@@ -79,7 +79,7 @@ impl Runtime {
         let locals: Vec<Worker<TaskRef>> = (0..n).map(|_| Worker::new_fifo()).collect();
         let stealers = locals.iter().map(|w| w.stealer()).collect();
         let name = config.thread_name.clone();
-        let shared = Arc::new(Shared::new(config, stealers));
+        let shared = Arc::new(Shared::new(config, stealers)?);
         let running = Arc::new(Running {
             count: Mutex::new(n),
             all_stopped: Condvar::new(),
@@ -297,6 +297,7 @@ fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
              Await the future instead."
         );
     }
+    let _io = handle.shared.io.enter();
     let ctx = Context::new(handle.clone(), None, None);
     let _enter = context::enter(&ctx);
     let _reset = ResetBudget;

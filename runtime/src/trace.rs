@@ -32,32 +32,68 @@ mod imp {
     use crate::scheduler::context;
     use crate::task::Id;
 
-    /// One scheduling event.
+    /// One scheduling event. `task` is always the id of the task the event is about.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Event {
-        /// A task was spawned by `parent` (None outside a task); `inline` if it is polled now.
+        /// A task was spawned.
         Spawn {
+            /// The spawning task (None outside a task, e.g. directly in `block_on`).
             parent: Option<Id>,
+            /// The new task.
             task: Id,
+            /// True if it is polled inline now.
             inline: bool,
         },
-        /// An inline poll (eager spawn or await-inlining) starts at nesting `depth` (1 = child of
-        /// the tick's task).
-        InlinePollStart { task: Id, depth: u32 },
-        /// The inline poll of `task` returned.
-        InlinePollEnd { task: Id, depth: u32 },
+        /// An inline poll (eager spawn or await-inlining) starts.
+        InlinePollStart {
+            /// The task polled inline.
+            task: Id,
+            /// Nesting depth (1 = child of the tick's task).
+            depth: u32,
+        },
+        /// An inline poll returned.
+        InlinePollEnd {
+            /// The task polled inline.
+            task: Id,
+            /// Nesting depth.
+            depth: u32,
+        },
         /// A task was taken from a queue: this starts a tick.
-        QueuePop { task: Id, source: Source },
-        /// A waker of `task` was woken.
-        Wake { task: Id },
-        /// `task` completed (output, panic or cancellation stored).
-        Complete { task: Id },
-        /// `task` was cancelled.
-        Cancel { task: Id },
+        QueuePop {
+            /// The popped task (the entry may be stale and skipped).
+            task: Id,
+            /// Which queue.
+            source: Source,
+        },
+        /// A waker was woken.
+        Wake {
+            /// The woken task.
+            task: Id,
+        },
+        /// A task was pushed to a run queue.
+        Schedule {
+            /// The queued task.
+            task: Id,
+            /// True for the shared injector, false for the worker's local deque.
+            injector: bool,
+        },
+        /// A task completed (output, panic or cancellation stored).
+        Complete {
+            /// The completed task.
+            task: Id,
+        },
+        /// A task was cancelled.
+        Cancel {
+            /// The cancelled task.
+            task: Id,
+        },
         /// The worker parks.
         Park,
-        /// `worker` is woken to look for work.
-        Unpark { worker: usize },
+        /// A worker is woken to look for work.
+        Unpark {
+            /// The woken worker's index.
+            worker: usize,
+        },
     }
 
     /// An event with where and when it happened.
@@ -158,6 +194,10 @@ hook!(
 hook!(
     /// A wake.
     fn wake(task: Id) => imp::Event::Wake { task }
+);
+hook!(
+    /// A push to a run queue.
+    fn schedule(task: Id, injector: bool) => imp::Event::Schedule { task, injector }
 );
 hook!(
     /// A completion.

@@ -1,6 +1,8 @@
 //! Shared helpers for brisk's integration tests: tiny synchronization futures written against
 //! `std` only, so the tests depend on nothing but the runtime under test.
 
+pub mod program;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -8,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// A one-shot flag: `wait()` completes once `set()` was called, from any thread.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Debug)]
 pub struct Flag {
     inner: Arc<Mutex<(bool, Vec<Waker>)>>,
 }
@@ -43,6 +45,7 @@ impl Flag {
 }
 
 /// The future of [`Flag::wait`].
+#[derive(Debug)]
 pub struct FlagWait {
     flag: Flag,
 }
@@ -61,6 +64,7 @@ impl Future for FlagWait {
 }
 
 /// A future that is pending `n` times (waking itself each time), then ready.
+#[derive(Debug)]
 pub struct PendingN(pub u32);
 
 impl Future for PendingN {
@@ -107,4 +111,18 @@ pub fn with_watchdog<T: Send + 'static>(
             )
         }
     }
+}
+
+/// Runs `fut` as a task on one of `rt`'s workers and blocks this (non-runtime) thread for its
+/// output. Unlike `block_on(spawn(..))`, the task can never be inlined onto the calling thread.
+pub fn on_worker<T: Send + 'static>(
+    rt: &brisk::Runtime,
+    fut: impl Future<Output = T> + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _detached = rt.handle().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv()
+        .expect("the task on the worker panicked or was cancelled")
 }

@@ -500,7 +500,7 @@ fn block_on_inside_a_runtime_panics_clearly() {
     let inner = Arc::new(inner);
     let err = rt.block_on(async move {
         brisk::spawn(async move {
-            let _ = inner.block_on(async {});
+            inner.block_on(async {});
         })
         .await
         .unwrap_err()
@@ -516,7 +516,7 @@ fn block_on_inside_a_runtime_panics_clearly() {
 #[test]
 fn spawn_outside_a_runtime_panics_clearly() {
     let err = std::panic::catch_unwind(|| {
-        let _ = brisk::spawn(async {});
+        drop(brisk::spawn(async {}));
     })
     .unwrap_err();
     let msg = err

@@ -190,6 +190,7 @@ where
     if let Ok(entry) = harness::register_queued(shared, ptr) {
         match &ctx.local {
             Some(local) => {
+                trace::schedule(id, false);
                 local.push(entry);
                 shared.notify_parked();
             }

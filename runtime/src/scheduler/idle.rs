@@ -11,7 +11,7 @@
 //!   One of the two sees the other.
 
 use std::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 
 const UNPARKED_ONE: usize = 1 << 16;
 const SEARCHING_MASK: usize = UNPARKED_ONE - 1;
@@ -85,46 +85,24 @@ impl Idle {
         is_searching && searching(prev) == 1
     }
 
+    /// Takes worker `index` off the sleeper list if it is still there (it woke for I/O or a
+    /// timer rather than a notification); true if it was.
+    pub(crate) fn unpark_self(&self, index: usize) -> bool {
+        let mut sleepers = lock(&self.sleepers);
+        match sleepers.iter().position(|&i| i == index) {
+            Some(pos) => {
+                sleepers.swap_remove(pos);
+                self.state.fetch_add(UNPARKED_ONE, SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Number of workers searching right now (for tests).
     #[cfg(test)]
     pub(crate) fn num_searching(&self) -> usize {
         searching(self.state.load(SeqCst))
-    }
-}
-
-/// Sleeps one worker thread until it is notified or the runtime shuts down.
-#[derive(Default)]
-pub(crate) struct Parker {
-    notified: Mutex<bool>,
-    condvar: Condvar,
-}
-
-impl Parker {
-    /// Blocks until `unpark` (consumed) or until `is_shutdown()` holds.
-    pub(crate) fn park(&self, is_shutdown: impl Fn() -> bool) {
-        let mut notified = lock(&self.notified);
-        while !*notified {
-            if is_shutdown() {
-                return;
-            }
-            notified = self
-                .condvar
-                .wait(notified)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        *notified = false;
-    }
-
-    /// Wakes the parked thread, or makes its next `park` return at once.
-    pub(crate) fn unpark(&self) {
-        *lock(&self.notified) = true;
-        self.condvar.notify_one();
-    }
-
-    /// Wakes the thread so it can see the shutdown flag (set before this call).
-    pub(crate) fn wake_for_shutdown(&self) {
-        let _guard = lock(&self.notified);
-        self.condvar.notify_all();
     }
 }
 

@@ -14,10 +14,11 @@
 pub(crate) mod context;
 pub(crate) mod eager;
 pub(crate) mod idle;
+pub(crate) mod park;
 pub(crate) mod worker;
 
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_deque::{Injector, Stealer};
 
@@ -25,7 +26,9 @@ use crate::builder::Config;
 use crate::metrics::Metrics;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::TaskRef;
-use idle::{Idle, Parker};
+use crate::time::driver::TimeDriver;
+use idle::Idle;
+use park::Parker;
 
 /// The state every worker and every handle of one runtime shares.
 pub(crate) struct Shared {
@@ -36,15 +39,26 @@ pub(crate) struct Shared {
     pub(crate) parkers: Box<[Parker]>,
     pub(crate) owned: OwnedTasks,
     pub(crate) metrics: Metrics,
+    /// The I/O reactor, owned by whichever parked worker drives it.
+    pub(crate) driver: Mutex<brisk_io::Reactor>,
+    pub(crate) io: brisk_io::Handle,
+    pub(crate) time: TimeDriver,
     shutdown: AtomicBool,
     #[cfg(feature = "trace")]
     pub(crate) trace: crate::trace::Buffers,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, stealers: Box<[Stealer<TaskRef>]>) -> Shared {
+    pub(crate) fn new(
+        config: Config,
+        stealers: Box<[Stealer<TaskRef>]>,
+    ) -> std::io::Result<Shared> {
         let n = config.worker_threads;
-        Shared {
+        let reactor = brisk_io::Reactor::new()?;
+        Ok(Shared {
+            io: reactor.handle(),
+            driver: Mutex::new(reactor),
+            time: TimeDriver::new(),
             injector: Injector::new(),
             stealers,
             idle: Idle::new(n),
@@ -55,7 +69,7 @@ impl Shared {
             #[cfg(feature = "trace")]
             trace: crate::trace::Buffers::new(n),
             config,
-        }
+        })
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -67,6 +81,7 @@ impl Shared {
     pub(crate) fn schedule(this: &Arc<Shared>, task: TaskRef) {
         let task = context::with_runtime(this, |ctx| match ctx.and_then(|c| c.local.as_ref()) {
             Some(local) => {
+                crate::trace::schedule(task.header().id, false);
                 local.push(task);
                 None
             }
@@ -80,6 +95,7 @@ impl Shared {
 
     /// Pushes to the injector and wakes a worker if needed.
     pub(crate) fn push_remote(&self, task: TaskRef) {
+        crate::trace::schedule(task.header().id, true);
         self.injector.push(task);
         fence(Ordering::SeqCst);
         if self.is_shutdown() {
@@ -94,7 +110,22 @@ impl Shared {
     pub(crate) fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
             crate::trace::unpark(index);
-            self.parkers[index].unpark();
+            self.parkers[index].unpark(self);
+        }
+    }
+
+    /// Interrupts the worker sleeping in the reactor (a new timer is due before it wakes).
+    pub(crate) fn unpark_driver(&self) {
+        self.io.unpark();
+    }
+
+    /// A busy worker's turn of the driver: polls I/O without blocking and fires due timers,
+    /// unless another worker holds the driver.
+    pub(crate) fn poll_driver_nonblocking(&self) {
+        if let Ok(mut reactor) = self.driver.try_lock() {
+            let _ = reactor.turn(Some(std::time::Duration::ZERO));
+            drop(reactor);
+            self.time.process(std::time::Instant::now());
         }
     }
 
@@ -118,7 +149,7 @@ impl Shared {
     pub(crate) fn begin_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
         for parker in self.parkers.iter() {
-            parker.wake_for_shutdown();
+            parker.unpark(self);
         }
     }
 

@@ -26,12 +26,13 @@ struct Core {
 
 /// Runs worker `index` until the runtime shuts down.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<TaskRef>) {
+    let _io = shared.io.enter();
     let ctx = Context::new(Handle { shared }, Some(index), Some(local));
     let _enter = context::enter(&ctx);
     let mut core = Core {
         index,
         searching: false,
-        rng: 0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) * 0xBF58_476D_1CE4_E5B9),
+        rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
     };
     let shared = ctx.shared();
     while !shared.is_shutdown() {
@@ -57,6 +58,9 @@ impl Core {
         let shared = ctx.shared();
         let local = ctx.local.as_ref().expect("worker has a local queue");
         let tick = ctx.tick.get() + 1;
+        if tick % u64::from(shared.config.event_interval) == 0 {
+            shared.poll_driver_nonblocking();
+        }
         if tick % u64::from(shared.config.global_queue_interval) == 0 {
             if let Some(task) = steal_retry(|| shared.injector.steal()) {
                 return Some((task, Source::Injector));
@@ -120,13 +124,14 @@ impl Core {
             shared.notify_parked();
         }
         trace::park();
-        shared.parkers[self.index].park(|| shared.is_shutdown());
+        shared.parkers[self.index].park(shared);
         if shared.is_shutdown() {
             return;
         }
         trace::unpark(self.index);
-        // A notification counts us as searching and unparked.
-        self.searching = true;
+        // Woken by I/O or a timer: we are still listed as sleeping; take ourselves off.
+        // Otherwise a notification already counted us as searching and unparked.
+        self.searching = !shared.idle.unpark_self(self.index);
     }
 
     fn next_random(&mut self) -> u64 {

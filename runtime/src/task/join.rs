@@ -119,14 +119,14 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        // Every join poll spends coop budget, ready or not: a loop over finished handles must
+        // still give the worker back (bound F7).
+        if crate::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
         let mut state = this.header().state.load();
-        if !state.has(COMPLETE) {
-            if crate::coop::poll_proceed(cx).is_pending() {
-                return Poll::Pending;
-            }
-            if state.has(NOTIFIED) && !state.has(RUNNING) && eager::inline_await(this.raw) {
-                state = this.header().state.load();
-            }
+        if state.has(NOTIFIED) && !state.has(RUNNING | COMPLETE) && eager::inline_await(this.raw) {
+            state = this.header().state.load();
         }
         if state.has(COMPLETE) {
             return this.read_output();

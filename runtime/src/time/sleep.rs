@@ -1,0 +1,121 @@
+//! `Sleep`: a future that completes at a deadline.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use super::wheel::Key;
+use super::{far_deadline, Instant};
+use crate::scheduler::Shared;
+use crate::Handle;
+
+/// Waits until `duration` has elapsed. `Duration::ZERO` completes on the first poll; very
+/// long durations (years) are fine.
+///
+/// # Panics
+/// If called outside a brisk runtime.
+#[track_caller]
+pub fn sleep(duration: Duration) -> Sleep {
+    sleep_until(far_deadline(Instant::now(), duration))
+}
+
+/// Waits until `deadline`.
+///
+/// # Panics
+/// If called outside a brisk runtime.
+#[track_caller]
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    let handle = Handle::try_current().expect(
+        "brisk::time::sleep must be called from within a brisk runtime (a task or block_on)",
+    );
+    Sleep {
+        deadline,
+        shared: handle.shared,
+        entry: None,
+    }
+}
+
+/// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels its timer.
+pub struct Sleep {
+    deadline: Instant,
+    shared: Arc<Shared>,
+    /// The wheel entry and the waker it holds, while registered.
+    entry: Option<(Key, Waker)>,
+}
+
+impl Sleep {
+    /// The instant this sleep completes at.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True if the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (to wait again, or for less or more time).
+    pub fn reset(&mut self, deadline: Instant) {
+        self.deregister();
+        self.deadline = deadline;
+    }
+
+    fn deregister(&mut self) {
+        if let Some((key, _)) = self.entry.take() {
+            self.shared.time.cancel(key);
+        }
+    }
+
+    /// Polls the sleep (also usable without pinning: `Sleep` is `Unpin`).
+    pub fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if crate::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if Instant::now() >= self.deadline {
+            self.deregister();
+            return Poll::Ready(());
+        }
+        match &self.entry {
+            // Registered with a waker that still wakes this task: the wheel will fire it.
+            Some((_, w)) if w.will_wake(cx.waker()) => {
+                // A spurious poll after the entry fired cannot happen before the deadline
+                // (deadlines round up), so the entry is still in the wheel.
+            }
+            _ => {
+                self.deregister();
+                let (key, interrupt) = self.shared.time.insert(self.deadline, cx.waker().clone());
+                if interrupt {
+                    self.shared.unpark_driver();
+                }
+                self.entry = Some((key, cx.waker().clone()));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.get_mut().poll_elapsed(cx)
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.deregister();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("registered", &self.entry.is_some())
+            .finish()
+    }
+}

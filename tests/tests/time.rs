@@ -1,0 +1,165 @@
+//! Timers on the real runtime: sleeps never early, many at once, cancellation, timeouts,
+//! intervals.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use brisk::time::{interval, sleep, sleep_until, timeout};
+use brisk::Runtime;
+use brisk_tests::{with_watchdog, Flag};
+
+fn rt() -> Runtime {
+    Runtime::builder().worker_threads(2).build().unwrap()
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn ten_thousand_concurrent_sleeps_complete_none_early() {
+    with_watchdog(LIMIT, "10k sleeps", || {
+        let rt = rt();
+        let early = rt.block_on(async {
+            let hs: Vec<_> = (0..10_000u64)
+                .map(|i| {
+                    brisk::spawn(async move {
+                        let d = Duration::from_millis(i % 50);
+                        let start = Instant::now();
+                        sleep(d).await;
+                        start.elapsed() < d
+                    })
+                })
+                .collect();
+            let mut early = 0;
+            for h in hs {
+                early += usize::from(h.await.unwrap());
+            }
+            early
+        });
+        assert_eq!(early, 0, "a sleep completed before its deadline");
+    });
+}
+
+#[test]
+fn dropping_pending_sleeps_frees_their_entries() {
+    with_watchdog(LIMIT, "drop sleeps", || {
+        let rt = rt();
+        rt.block_on(async {
+            let sleeps: Vec<_> = (0..10_000)
+                .map(|_| sleep(Duration::from_secs(3600)))
+                .collect();
+            // Register each one by polling once.
+            let mut sleeps: Vec<_> = sleeps.into_iter().map(Box::pin).collect();
+            std::future::poll_fn(|cx| {
+                for s in sleeps.iter_mut() {
+                    assert!(s.as_mut().poll(cx).is_pending());
+                }
+                std::task::Poll::Ready(())
+            })
+            .await;
+            drop(sleeps);
+        });
+        assert_eq!(
+            rt.metrics().active_timers(),
+            0,
+            "dropped sleeps left entries in the wheel"
+        );
+    });
+}
+
+use std::future::Future;
+
+#[test]
+fn timeout_fires_on_never_ready_and_passes_ready_through() {
+    with_watchdog(LIMIT, "timeout", || {
+        let rt = rt();
+        rt.block_on(async {
+            let never = Flag::new();
+            let start = Instant::now();
+            let r = timeout(Duration::from_millis(20), never.wait()).await;
+            assert!(r.is_err());
+            assert!(start.elapsed() >= Duration::from_millis(20));
+            assert_eq!(r.unwrap_err().to_string(), "deadline has elapsed");
+            assert_eq!(timeout(Duration::from_millis(20), async { 3 }).await, Ok(3));
+            assert_eq!(timeout(Duration::ZERO, async { 4 }).await, Ok(4));
+        });
+    });
+}
+
+#[test]
+fn zero_sleep_completes_at_once_and_years_do_not_overflow() {
+    let rt = rt();
+    rt.block_on(async {
+        sleep(Duration::ZERO).await;
+        let far = sleep(Duration::from_secs(86_400 * 365 * 10));
+        assert!(timeout(Duration::from_millis(5), far).await.is_err());
+        let max = sleep(Duration::MAX);
+        assert!(timeout(Duration::from_millis(1), max).await.is_err());
+        sleep_until(Instant::now() - Duration::from_millis(5)).await;
+    });
+}
+
+#[test]
+fn interval_ticks_on_schedule() {
+    with_watchdog(LIMIT, "interval", || {
+        let rt = rt();
+        rt.block_on(async {
+            let start = Instant::now();
+            let mut iv = interval(Duration::from_millis(10));
+            let first = iv.tick().await;
+            assert!(
+                start.elapsed() < Duration::from_millis(10),
+                "first tick is immediate"
+            );
+            let mut last = first;
+            for _ in 0..5 {
+                let t = iv.tick().await;
+                assert_eq!(t - last, Duration::from_millis(10));
+                assert!(Instant::now() >= t);
+                last = t;
+            }
+            assert!(start.elapsed() >= Duration::from_millis(50));
+        });
+    });
+}
+
+#[test]
+fn sleeps_fire_while_every_worker_is_busy() {
+    // A worker with local work still turns the timers every event_interval ticks.
+    with_watchdog(LIMIT, "busy timers", || {
+        let rt = Runtime::builder().worker_threads(1).build().unwrap();
+        let fired = Arc::new(AtomicUsize::new(0));
+        rt.block_on({
+            let fired = fired.clone();
+            async move {
+                let stop = Flag::new();
+                let s2 = stop.clone();
+                let spinner = brisk::spawn_lazy(async move {
+                    while !s2.is_set() {
+                        brisk::task::yield_now().await;
+                    }
+                });
+                let f2 = fired.clone();
+                let sleeper = brisk::spawn_lazy(async move {
+                    sleep(Duration::from_millis(5)).await;
+                    f2.fetch_add(1, Ordering::SeqCst);
+                });
+                sleeper.await.unwrap();
+                stop.set();
+                spinner.await.unwrap();
+            }
+        });
+        assert_eq!(fired.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn sleep_outside_a_runtime_panics_clearly() {
+    let err = std::panic::catch_unwind(|| sleep(Duration::from_millis(1))).unwrap_err();
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_else(|| {
+        err.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    });
+    assert!(msg.contains("within a brisk runtime"), "{msg}");
+}
