@@ -1,0 +1,1 @@
+//! brisk-compat: placeholder, filled by the ecosystem issue.
