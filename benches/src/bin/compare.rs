@@ -46,7 +46,7 @@ struct Args {
 const USAGE: &str = "usage: compare [--quick] [--filter SUBSTR] [--workers N] [--reps N] \
                      [--sample-ms MS] [--json PATH]
 
-  --quick          about 20 s: 5 repetitions of 60 ms samples (default: 7 of 200 ms, about 75 s)
+  --quick          about 20 s: 5 repetitions of 60 ms samples (default: 7 of 150 ms, about 75 s)
   --filter SUBSTR  only scenarios whose name contains SUBSTR (direct_await is added when
                    spawn_ready_await is selected, for the ratio)
   --workers N      worker threads of every runtime (default 2)
@@ -124,7 +124,7 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    let (default_reps, default_ms) = if args.quick { (5, 60) } else { (7, 200) };
+    let (default_reps, default_ms) = if args.quick { (5, 60) } else { (7, 150) };
     args.reps = reps.unwrap_or(default_reps);
     args.sample = Duration::from_millis(sample_ms.unwrap_or(default_ms));
     Ok(args)
@@ -399,7 +399,7 @@ fn table(rows: &[Row]) -> String {
     for row in rows {
         let _ = write!(t, "| {} | {} |", row.scenario.name(), row.scenario.op());
         if let Some(why) = row.scenario.not_built() {
-            let _ = writeln!(t, " not built yet ({why}) | | | | | | | |");
+            let _ = writeln!(t, " not built yet: {why} | | | | | | | |");
             continue;
         }
         for cell in &row.cells {
