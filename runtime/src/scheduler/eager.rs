@@ -36,7 +36,7 @@ use super::context::{self, Context};
 use super::Shared;
 use crate::builder::SpawnPolicy;
 use crate::task::raw::{self, Header, TaskRef};
-use crate::task::state::{INLINE_START, QUEUED_START};
+use crate::task::state::{ToRunning, INLINE_START, QUEUED_START};
 use crate::task::{harness, Id, JoinHandle};
 use crate::trace;
 
@@ -145,10 +145,9 @@ where
     let Some(ctx) = ctx else {
         shared.metrics.count(None, |m| &m.spawned);
         trace::spawn(id, false);
-        let ptr = raw::allocate(future, id, QUEUED_START);
-        if let Ok(entry) = harness::register_queued(shared, ptr) {
-            shared.push_remote(entry);
-        }
+        let ptr = raw::allocate(future, id, QUEUED_START, shared);
+        // SAFETY: QUEUED_START counted the entry's reference.
+        shared.push_remote(unsafe { TaskRef::from_raw(ptr) });
         // SAFETY: QUEUED_START counted the handle's reference; the output type is F::Output.
         return unsafe { JoinHandle::from_raw(ptr) };
     };
@@ -161,7 +160,7 @@ where
     if eligible {
         if let Some(slot) = ctx.take_inline_slot() {
             trace::spawn(id, true);
-            let ptr = raw::allocate(future, id, INLINE_START);
+            let ptr = raw::allocate(future, id, INLINE_START, shared);
             let finished = {
                 let _task = context::enter_task(id);
                 trace::inline_poll_start(id, slot.depth());
@@ -171,14 +170,12 @@ where
                 finished
             };
             drop(slot);
-            // SAFETY: we hold the owner reference (INLINE_START).
-            let owner = unsafe { TaskRef::from_raw(ptr) };
             if finished {
                 ctx.count(|m| &m.eager_completed);
-                complete_inline(owner);
+                complete_inline(ptr);
             } else {
                 ctx.count(|m| &m.eager_suspended);
-                harness::suspend_inline(shared, owner);
+                harness::suspend_inline(shared, ptr);
             }
             // SAFETY: INLINE_START counted the handle's reference; the output type is F::Output.
             return unsafe { JoinHandle::from_raw(ptr) };
@@ -186,32 +183,31 @@ where
         ctx.count(|m| &m.eager_deferred);
     }
     trace::spawn(id, false);
-    let ptr = raw::allocate(future, id, QUEUED_START);
-    if let Ok(entry) = harness::register_queued(shared, ptr) {
-        match &ctx.local {
-            Some(local) => {
-                trace::schedule(id, false);
-                local.push(entry);
-                shared.notify_parked();
-            }
-            None => shared.push_remote(entry),
+    let ptr = raw::allocate(future, id, QUEUED_START, shared);
+    // SAFETY: QUEUED_START counted the entry's reference.
+    let entry = unsafe { TaskRef::from_raw(ptr) };
+    match &ctx.local {
+        Some(local) if !shared.is_shutdown() => {
+            trace::schedule(id, false);
+            local.push(entry);
+            shared.notify_parked();
         }
+        _ => shared.push_remote(entry),
     }
     // SAFETY: QUEUED_START counted the handle's reference; the output type is F::Output.
     unsafe { JoinHandle::from_raw(ptr) }
 }
 
-/// Completes a task that finished in its eager first poll; `owner` is the owner reference.
-fn complete_inline(owner: TaskRef) {
-    let header = owner.header();
-    let state = header.state.load();
-    if header.state.try_complete_unshared(state) {
+/// Completes a task that finished in its eager first poll (never registered: the caller
+/// holds the implicit owner reference and the handle's).
+fn complete_inline(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds references.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.try_complete_unshared(header.state.load()) {
         // Nobody else ever saw the task: the owner reference was folded into the store.
         trace::complete(header.id);
-        let _ = owner.into_raw();
     } else {
-        let ptr = owner.as_ptr();
-        harness::complete_owned(ptr, Some(owner));
+        harness::complete(ptr);
     }
 }
 
@@ -221,33 +217,31 @@ fn complete_inline(owner: TaskRef) {
 pub(crate) fn inline_await(ptr: NonNull<Header>) -> bool {
     // SAFETY: the caller (a JoinHandle) holds a reference.
     let header = unsafe { ptr.as_ref() };
-    // SAFETY: a queued task's `owner.shared` was written before its JoinHandle was returned
-    // and is never written again.
-    let Some(shared) = (unsafe { &*header.owner.get() }).shared.as_ref() else {
-        return false;
-    };
-    if shared.config.spawn_policy != SpawnPolicy::Eager {
-        return false;
-    }
-    context::with_runtime(shared, |ctx| {
+    context::with_current(|ctx| {
         let Some(ctx) = ctx else { return false };
+        let shared = ctx.shared();
+        if !std::ptr::eq(Arc::as_ptr(shared), header.runtime)
+            || shared.config.spawn_policy != SpawnPolicy::Eager
+        {
+            return false;
+        }
         let Some(slot) = ctx.take_inline_slot() else {
             return false;
         };
         match header.state.transition_to_running() {
-            crate::task::state::ToRunning::Skip => false,
-            crate::task::state::ToRunning::Cancel => {
+            ToRunning::Skip => false,
+            ToRunning::Cancel => {
                 header.state.ref_inc();
                 // SAFETY: we counted the reference the holder owns; we hold RUNNING.
                 harness::cancel_and_complete(unsafe { TaskRef::from_raw(ptr) });
                 true
             }
-            crate::task::state::ToRunning::Run => {
+            ToRunning::Run => {
                 ctx.count(|m| &m.await_inlined);
                 header.state.ref_inc();
                 trace::inline_poll_start(header.id, slot.depth());
                 // SAFETY: we counted the reference the holder owns; we hold RUNNING.
-                harness::poll_and_settle(unsafe { TaskRef::from_raw(ptr) });
+                harness::poll_and_settle(shared, unsafe { TaskRef::from_raw(ptr) });
                 trace::inline_poll_end(header.id, slot.depth());
                 true
             }

@@ -20,10 +20,11 @@ pub(crate) mod worker;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crossbeam_deque::{Injector, Stealer};
+use crossbeam_deque::{Injector, Steal, Stealer};
 
 use crate::builder::Config;
 use crate::metrics::Metrics;
+use crate::task::harness;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::TaskRef;
 use crate::time::driver::TimeDriver;
@@ -99,8 +100,8 @@ impl Shared {
         self.injector.push(task);
         fence(Ordering::SeqCst);
         if self.is_shutdown() {
-            // Shutdown may have drained the injector already: drop what we pushed ourselves.
-            self.drain_injector();
+            // Shutdown may have drained the queues already: cancel what we pushed ourselves.
+            self.cancel_queued();
         } else {
             self.notify_parked();
         }
@@ -134,13 +135,23 @@ impl Shared {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
-    /// Drops every entry in the injector (shutdown).
-    pub(crate) fn drain_injector(&self) {
+    /// Shutdown: cancels every task waiting in a queue (the injector and every worker's
+    /// deque, through its stealer) unless it is running, and drops the entries.
+    pub(crate) fn cancel_queued(&self) {
         loop {
-            match self.injector.steal() {
-                crossbeam_deque::Steal::Success(task) => drop(task),
-                crossbeam_deque::Steal::Retry => continue,
-                crossbeam_deque::Steal::Empty => break,
+            let mut found = false;
+            while let Some(task) = steal_one(|| self.injector.steal()) {
+                found = true;
+                harness::shutdown(task);
+            }
+            for stealer in self.stealers.iter() {
+                while let Some(task) = steal_one(|| stealer.steal()) {
+                    found = true;
+                    harness::shutdown(task);
+                }
+            }
+            if !found {
+                break;
             }
         }
     }
@@ -154,24 +165,30 @@ impl Shared {
     }
 
     /// Finishes shutdown once the workers stopped (or were given up on): cancels every task
-    /// the runtime still owns, dropping its future exactly once, and drops queued entries.
+    /// the runtime still owns — suspended ones through the owned list, queued ones through the
+    /// queues — dropping each future exactly once.
     pub(crate) fn cancel_all_tasks(&self) {
-        use crate::task::{harness, raw};
-        loop {
-            let tasks = self.owned.close_and_take_all();
-            if tasks.is_empty() {
-                break;
-            }
-            for owner in tasks {
-                let ptr = owner.as_ptr();
-                if owner.header().state.transition_to_shutdown() {
-                    crate::trace::cancel(owner.header().id);
-                    // SAFETY: transition_to_shutdown gave us RUNNING; `owner` keeps it alive.
-                    unsafe { raw::cancel_future(ptr) };
-                    harness::complete_owned(ptr, Some(owner));
-                }
-            }
+        for owner in self.owned.close_and_take_all() {
+            harness::shutdown(owner);
         }
-        self.drain_injector();
+        self.cancel_queued();
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Entries pushed after shutdown by a worker that outlived it (shutdown_timeout) are
+        // still in the queues: cancel their tasks so no future or allocation is left behind.
+        self.cancel_queued();
+    }
+}
+
+fn steal_one(mut f: impl FnMut() -> Steal<TaskRef>) -> Option<TaskRef> {
+    loop {
+        match f() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => std::hint::spin_loop(),
+        }
     }
 }

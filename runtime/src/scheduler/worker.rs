@@ -46,11 +46,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<TaskRef>) {
         }
         core.park(&ctx);
     }
-    // Drop this worker's queued entries: the tasks themselves are cancelled by the owned list.
-    let local = ctx.local.as_ref().expect("worker has a local queue");
-    while let Some(task) = local.pop() {
-        drop(task);
-    }
+    // This worker's queued tasks stay in its deque: shutdown cancels them through the
+    // stealers (scheduler/mod.rs).
 }
 
 impl Core {
@@ -112,7 +109,7 @@ impl Core {
         ctx.start_tick();
         ctx.count(|m| &m.polls);
         trace::queue_pop(task.header().id, source);
-        harness::run_queued(task);
+        harness::run_queued(shared, task);
     }
 
     fn park(&mut self, ctx: &Context) {

@@ -41,8 +41,9 @@ pub(crate) struct Vtable {
     dealloc: unsafe fn(NonNull<Header>),
 }
 
-/// Who owns a queued or suspended task: the runtime it belongs to and its slot in the runtime's
-/// owned-task list. Tasks that complete during their eager first poll never get one.
+/// A suspended task's registration: the runtime its wakers push to, and its slot in the
+/// runtime's owned-task list. Set the first time the task returns `Pending` (see
+/// `harness.rs`); tasks that never wait never get one.
 pub(crate) struct Owner {
     pub(crate) shared: Option<Arc<Shared>>,
     pub(crate) slot: usize,
@@ -54,6 +55,9 @@ pub(crate) struct Header {
     pub(crate) state: State,
     vtable: &'static Vtable,
     pub(crate) id: Id,
+    /// The runtime the task was spawned on, as an identity only: never dereferenced (a task
+    /// may outlive it). Await-inlining compares it with the current thread's runtime.
+    pub(crate) runtime: *const Shared,
     pub(crate) owner: UnsafeCell<Owner>,
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
 }
@@ -72,7 +76,12 @@ struct Cell<F: Future> {
 
 /// Allocates a task cell for `future` with the given initial state word; returns its header.
 /// The caller owns every reference counted in `initial_state`.
-pub(crate) fn allocate<F>(future: F, id: Id, initial_state: usize) -> NonNull<Header>
+pub(crate) fn allocate<F>(
+    future: F,
+    id: Id,
+    initial_state: usize,
+    runtime: &Arc<Shared>,
+) -> NonNull<Header>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -82,6 +91,7 @@ where
             state: State::new(initial_state),
             vtable: &Cell::<F>::VTABLE,
             id,
+            runtime: Arc::as_ptr(runtime),
             owner: UnsafeCell::new(Owner {
                 shared: None,
                 slot: usize::MAX,
@@ -221,11 +231,6 @@ impl TaskRef {
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: a `TaskRef` holds a reference, so the cell is live.
         unsafe { self.0.as_ref() }
-    }
-
-    /// Gives up ownership of the reference without dropping it.
-    pub(crate) fn into_raw(self) -> NonNull<Header> {
-        ManuallyDrop::new(self).0
     }
 }
 
