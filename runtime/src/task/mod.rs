@@ -5,6 +5,7 @@
 //! spawned task is first polled lives in `scheduler/eager.rs`.
 
 pub(crate) mod error;
+mod group;
 pub(crate) mod harness;
 pub(crate) mod join;
 pub(crate) mod owned;
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use crate::scheduler::eager::{spawn, spawn_eager, spawn_lazy};
 pub use error::JoinError;
+pub use group::TaskGroup;
 pub use join::{AbortHandle, JoinHandle};
 pub use yield_now::yield_now;
 
