@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use crate::Runtime;
 
@@ -39,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     pub(crate) event_interval: u32,
     pub(crate) thread_name: String,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) thread_keep_alive: Duration,
 }
 
 /// Builds a [`Runtime`] with custom settings.
@@ -61,6 +64,8 @@ pub struct Builder {
     global_queue_interval: u32,
     event_interval: u32,
     thread_name: String,
+    max_blocking_threads: usize,
+    thread_keep_alive: Duration,
 }
 
 impl Default for Builder {
@@ -71,7 +76,8 @@ impl Default for Builder {
 
 impl Builder {
     /// Default settings: one worker per CPU, `Eager`, `eager_budget` 128, `eager_depth` 16,
-    /// `global_queue_interval` 61, threads named `brisk-worker-{index}`.
+    /// `global_queue_interval` 61, threads named `brisk-worker-{index}`, at most 512
+    /// blocking-pool threads kept alive 10 s when idle.
     pub fn new() -> Builder {
         Builder {
             worker_threads: None,
@@ -81,6 +87,8 @@ impl Builder {
             global_queue_interval: 61,
             event_interval: 61,
             thread_name: "brisk-worker".to_string(),
+            max_blocking_threads: 512,
+            thread_keep_alive: Duration::from_secs(10),
         }
     }
 
@@ -128,10 +136,31 @@ impl Builder {
         self
     }
 
+    /// The most threads the blocking pool of [`spawn_blocking`](crate::task::spawn_blocking)
+    /// starts (default 512). Threads are started on demand; past the limit, blocking closures
+    /// wait in a queue for a free thread. Must be at least 1.
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::builder().max_blocking_threads(4).build().unwrap();
+    /// let n = rt.block_on(async { brisk::task::spawn_blocking(|| 3).await.unwrap() });
+    /// assert_eq!(n, 3);
+    /// ```
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long a blocking-pool thread waits for new work before it exits (default 10 s).
+    pub fn thread_keep_alive(&mut self, duration: Duration) -> &mut Self {
+        self.thread_keep_alive = duration;
+        self
+    }
+
     /// Builds the runtime and starts its worker threads.
     ///
     /// # Errors
-    /// `InvalidInput` naming the setting if `worker_threads` or `global_queue_interval` is 0;
+    /// `InvalidInput` naming the setting if `worker_threads`, `global_queue_interval`,
+    /// `event_interval` or `max_blocking_threads` is 0;
     /// the OS error if a thread cannot be started.
     pub fn build(&mut self) -> io::Result<Runtime> {
         let worker_threads = self.worker_threads.unwrap_or_else(num_cpus::get);
@@ -147,6 +176,9 @@ impl Builder {
         if self.event_interval == 0 {
             return Err(invalid("event_interval must be at least 1"));
         }
+        if self.max_blocking_threads == 0 {
+            return Err(invalid("max_blocking_threads must be at least 1"));
+        }
         Runtime::start(Config {
             worker_threads,
             eager_budget: self.eager_budget,
@@ -155,6 +187,8 @@ impl Builder {
             global_queue_interval: self.global_queue_interval,
             event_interval: self.event_interval,
             thread_name: self.thread_name.clone(),
+            max_blocking_threads: self.max_blocking_threads,
+            thread_keep_alive: self.thread_keep_alive,
         })
     }
 }
@@ -176,6 +210,8 @@ impl fmt::Debug for Builder {
             .field("global_queue_interval", &self.global_queue_interval)
             .field("event_interval", &self.event_interval)
             .field("thread_name", &self.thread_name)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("thread_keep_alive", &self.thread_keep_alive)
             .finish()
     }
 }

@@ -47,6 +47,7 @@
 
 #![warn(missing_docs)]
 
+mod blocking;
 mod builder;
 mod coop;
 mod metrics;

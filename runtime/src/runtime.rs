@@ -1,8 +1,9 @@
 //! `Runtime` and `Handle`: starting, entering and stopping a runtime.
 //!
 //! Invariants: the runtime owns its worker threads; dropping it (or `shutdown_timeout`) sets
-//! the shutdown flag, wakes and joins the workers, then cancels every task still owned (each
-//! future dropped exactly once, each pending `JoinHandle` resolving as cancelled).
+//! the shutdown flag, wakes and joins the workers, stops the blocking pool (dropping queued
+//! closures, waiting for running ones), then cancels every task still owned (each future
+//! dropped exactly once, each pending `JoinHandle` resolving as cancelled).
 
 use std::fmt;
 use std::future::Future;
@@ -145,14 +146,17 @@ impl Runtime {
         self.handle.shared.trace.take()
     }
 
-    /// Shuts down, waiting at most `timeout` for workers to finish the poll they are in.
-    /// Workers still busy after that are left to finish on their own; every task that is not
-    /// running is cancelled either way.
+    /// Shuts down, waiting at most `timeout` in all for workers to finish the poll they are in
+    /// and for running [`spawn_blocking`](crate::task::spawn_blocking) closures to return.
+    /// Workers and blocking threads still busy after that are left to finish on their own;
+    /// every task that is not running is cancelled either way, and blocking closures that had
+    /// not started are dropped. (Dropping the runtime waits for them without limit.)
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         self.shutdown(Some(timeout));
     }
 
     fn shutdown(&mut self, timeout: Option<Duration>) {
+        let start = Instant::now();
         let shared = &self.handle.shared;
         shared.begin_shutdown();
         let me = thread::current().id();
@@ -183,6 +187,9 @@ impl Runtime {
                 }
             }
         }
+        // Running blocking closures are waited for within the same timeout (without limit on
+        // drop); queued ones are dropped unrun and their tasks cancelled just below.
+        shared.blocking.shutdown(timeout.map(|t| start + t));
         shared.cancel_all_tasks();
     }
 }
@@ -245,6 +252,25 @@ impl Handle {
         F::Output: Send + 'static,
     {
         eager::spawn_on(&self.shared, future, Mode::Policy)
+    }
+
+    /// Runs the blocking closure `f` on this runtime's blocking pool, from any thread (see
+    /// [`spawn_blocking`](crate::task::spawn_blocking)).
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let joined = std::thread::spawn(move || handle.spawn_blocking(|| 2 + 2))
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(joined).unwrap(), 4);
+    /// ```
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        crate::blocking::spawn_blocking_on(&self.shared, f)
     }
 
     /// A live view of the runtime's counters.

@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) driver: Mutex<brisk_io::Reactor>,
     pub(crate) io: brisk_io::Handle,
     pub(crate) time: TimeDriver,
+    /// The threads of `spawn_blocking`.
+    pub(crate) blocking: crate::blocking::BlockingPool,
     shutdown: AtomicBool,
     #[cfg(feature = "trace")]
     pub(crate) trace: crate::trace::Buffers,
@@ -60,6 +62,11 @@ impl Shared {
             io: reactor.handle(),
             driver: Mutex::new(reactor),
             time: TimeDriver::new(),
+            blocking: crate::blocking::BlockingPool::new(
+                config.max_blocking_threads,
+                config.thread_keep_alive,
+                config.thread_name.clone(),
+            ),
             injector: Injector::new(),
             stealers,
             idle: Idle::new(n),

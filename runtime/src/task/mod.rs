@@ -18,6 +18,7 @@ use std::fmt;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use crate::blocking::spawn_blocking;
 pub use crate::scheduler::eager::{spawn, spawn_eager, spawn_lazy};
 pub use error::JoinError;
 pub use group::TaskGroup;
