@@ -45,6 +45,12 @@
 //!   registration is woken and its operations fail with an error instead of waiting
 //!   forever; new registrations with its handles fail too.
 //!
+//! # Features
+//!
+//! * `tokio-io` (off by default): `tokio::io::AsyncRead`/`AsyncWrite` for the stream
+//!   types and their halves, next to the `futures_io` traits they always implement. Only
+//!   tokio's traits are pulled in, not its runtime. See [`net`].
+//!
 //! # Outside a runtime
 //!
 //! Creating a socket type (`bind`, `connect`, `from_std`, `pair`, ...) on a thread

@@ -7,6 +7,14 @@
 //! [`futures_io::AsyncWrite`] (`poll_close` shuts down the write half) and split into
 //! borrowed ([`tcp::ReadHalf`]...) or owned ([`tcp::OwnedReadHalf`]...) halves.
 //!
+//! With the feature `tokio-io`, the streams and all their halves also implement
+//! `tokio::io::AsyncRead` and `tokio::io::AsyncWrite` (`poll_shutdown` shuts down the
+//! write half), so that crates written against tokio's I/O traits (tokio-util codecs,
+//! `tokio::io::copy`, ...) run on brisk. Only tokio's traits are used, not its runtime.
+//!
+//! None of the types is buffered, so none implements `AsyncBufRead`: wrap a stream or a
+//! read half in a buffered reader (`futures::io::BufReader`, `tokio::io::BufReader`).
+//!
 //! # Invariants
 //!
 //! * Every socket is registered with the reactor current on the thread that created
@@ -261,6 +269,27 @@ macro_rules! impl_read_side {
                 crate::net::poll_read_vectored($io, cx, bufs)
             }
         }
+
+        #[cfg(feature = "tokio-io")]
+        impl$($gen)* tokio::io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let $this = &*self;
+                // `initialize_unfilled` zeroes only the bytes no earlier read initialized
+                // (`ReadBuf` tracks that), so the safe path costs one memset per buffer,
+                // not one per read.
+                let n = std::task::ready!(crate::net::poll_read(
+                    $io,
+                    cx,
+                    buf.initialize_unfilled()
+                ))?;
+                buf.advance(n);
+                std::task::Poll::Ready(Ok(()))
+            }
+        }
     };
 }
 
@@ -322,6 +351,46 @@ macro_rules! impl_write_side {
             }
 
             fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let $this = &*self;
+                crate::net::poll_shutdown($io, cx)
+            }
+        }
+
+        #[cfg(feature = "tokio-io")]
+        impl$($gen)* tokio::io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = &*self;
+                crate::net::poll_write($io, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = &*self;
+                crate::net::poll_write_vectored($io, cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
