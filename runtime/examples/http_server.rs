@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serve(listener, shutdown).await
     })?;
     eprintln!(
-        "served {} connections ({} ended with an error)",
+        "stopped: connections served: {}, ended with an error: {}",
         stats.connections, stats.connection_errors
     );
     Ok(())

@@ -463,6 +463,7 @@ fn brisk_timer_sleep_and_reset() {
 #[test]
 fn brisk_executor_is_eager_unless_lazy() {
     let rt = runtime();
+    let metrics = rt.metrics();
     rt.block_on(async {
         let ran = Arc::new(AtomicBool::new(false));
         let flag = ran.clone();
@@ -471,15 +472,94 @@ fn brisk_executor_is_eager_unless_lazy() {
             ran.load(Ordering::SeqCst),
             "eager: a ready task runs inside execute"
         );
+        assert_eq!(metrics.eager_completed(), 1);
 
+        // Lazy: queued (another worker may run it at once, so only the counter tells).
         let ran = Arc::new(AtomicBool::new(false));
         let flag = ran.clone();
         BriskExecutor::lazy().execute(async move { flag.store(true, Ordering::SeqCst) });
-        assert!(!ran.load(Ordering::SeqCst), "lazy: the task is only queued");
         let start = Instant::now();
         while !ran.load(Ordering::SeqCst) {
             assert!(start.elapsed() < LIMIT);
             brisk::time::sleep(Duration::from_millis(1)).await;
         }
+        assert_eq!(
+            metrics.eager_completed(),
+            1,
+            "the lazy task did not run inline"
+        );
     });
+}
+
+/// The `http_server` example binary, if `cargo test --workspace` (or `cargo build -p brisk
+/// --examples`) built it next to this test's binary.
+fn example_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    // target/<profile>/deps/http-<hash> -> target/<profile>/examples/http_server
+    let path = exe.parent()?.parent()?.join("examples").join("http_server");
+    path.is_file().then_some(path)
+}
+
+#[test]
+fn example_binary_serves_and_stops_on_sigint() {
+    use std::io::BufRead;
+
+    let Some(bin) = example_binary() else {
+        eprintln!(
+            "SKIPPED: the http_server example is not built (run `cargo test --workspace`, \
+             which builds brisk's examples)"
+        );
+        return;
+    };
+    let mut child = Command::new(&bin)
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(LIMIT)).unwrap();
+    client
+        .write_all(b"GET /sum?n=300 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let response = read_to_end(&mut client);
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with("\r\n\r\n45150"), "{response}");
+
+    // Ctrl-C: the server shuts down gracefully and exits with success.
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > LIMIT {
+            child.kill().unwrap();
+            panic!("the example did not exit after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "exit status {status}; stderr: {stderr}");
+    assert!(stderr.contains("connections served: 1,"), "{stderr}");
 }
