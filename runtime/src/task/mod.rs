@@ -4,6 +4,7 @@
 //! word) and `harness.rs` (the type-erased run steps). The eager policy that decides where a
 //! spawned task is first polled lives in `scheduler/eager.rs`.
 
+mod alloc;
 pub(crate) mod error;
 mod group;
 pub(crate) mod harness;

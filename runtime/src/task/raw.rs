@@ -13,15 +13,17 @@
 //! - The `Waker` of a task is its header pointer with [`WAKER_VTABLE`]: cloning adds a
 //!   reference, no allocation.
 
+use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::future::Future;
-use std::mem::ManuallyDrop;
+use std::mem::{needs_drop, ManuallyDrop};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+use super::alloc;
 use super::error::JoinError;
 use super::state::State;
 use super::Id;
@@ -86,7 +88,9 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let cell = Box::new(Cell {
+    let layout = Layout::new::<Cell<F>>();
+    let ptr = alloc::allocate(layout).cast::<Cell<F>>();
+    let cell = Cell {
         header: Header {
             state: State::new(initial_state),
             vtable: &Cell::<F>::VTABLE,
@@ -99,8 +103,10 @@ where
             join_waker: UnsafeCell::new(None),
         },
         stage: UnsafeCell::new(Stage::Running(future)),
-    });
-    NonNull::from(Box::leak(cell)).cast()
+    };
+    // SAFETY: `ptr` is a fresh block with the layout of `Cell<F>`.
+    unsafe { ptr.as_ptr().write(cell) };
+    ptr.cast()
 }
 
 impl<F: Future> Cell<F> {
@@ -120,13 +126,27 @@ impl<F: Future> Cell<F> {
         unsafe { &mut *(*ptr.cast::<Cell<F>>().as_ptr()).stage.get() }
     }
 
-    /// Replaces the stage, catching a panic from dropping the old one.
+    /// Replaces the stage, catching a panic from dropping the old one. Values whose types
+    /// need no drop are not touched at all.
+    #[inline]
     fn set_stage(stage: &mut Stage<F>, id: Id, next: Stage<F>) {
-        let old = std::mem::replace(stage, Stage::Consumed);
-        match catch_unwind(AssertUnwindSafe(move || drop(old))) {
-            Ok(()) => *stage = next,
-            Err(panic) => *stage = Stage::Finished(Err(JoinError::panic(id, panic))),
-        }
+        let dropped = match stage {
+            Stage::Consumed => Ok(()),
+            Stage::Running(_) if !needs_drop::<F>() => Ok(()),
+            Stage::Finished(Ok(_)) if !needs_drop::<F::Output>() => Ok(()),
+            _ => {
+                // SAFETY: the old value is moved out here and `stage` is overwritten below
+                // without being dropped again, whatever the drop does.
+                let old = unsafe { std::ptr::read(stage) };
+                catch_unwind(AssertUnwindSafe(move || drop(old)))
+            }
+        };
+        let next = match dropped {
+            Ok(()) => next,
+            Err(panic) => Stage::Finished(Err(JoinError::panic(id, panic))),
+        };
+        // SAFETY: the old value was dropped (or needs none); writing does not drop it again.
+        unsafe { std::ptr::write(stage, next) };
     }
 
     /// # Safety
@@ -173,7 +193,8 @@ impl<F: Future> Cell<F> {
     unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
         // SAFETY: after COMPLETE only the join side touches the stage.
         let stage = unsafe { Self::stage(ptr) };
-        match std::mem::replace(stage, Stage::Consumed) {
+        // SAFETY: the value is moved out and `Consumed` (which owns nothing) written over it.
+        match unsafe { std::ptr::replace(stage, Stage::Consumed) } {
             Stage::Finished(out) => {
                 // SAFETY: the caller guarantees `dst`'s type; the old value is a plain `Poll`
                 // which we overwrite without dropping (it is `Pending`, which owns nothing).
@@ -191,6 +212,9 @@ impl<F: Future> Cell<F> {
     unsafe fn drop_output(ptr: NonNull<Header>) {
         // SAFETY: as above.
         let stage = unsafe { Self::stage(ptr) };
+        if let Stage::Consumed = stage {
+            return;
+        }
         // SAFETY: `ptr` is live.
         let id = unsafe { ptr.as_ref() }.id;
         Self::set_stage(stage, id, Stage::Consumed);
@@ -199,10 +223,12 @@ impl<F: Future> Cell<F> {
     /// # Safety
     /// The reference count reached zero: nobody else can reach the cell.
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        // SAFETY: the cell was created by `Box::leak` in `allocate` with this exact type.
-        let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
+        let cell = ptr.cast::<Cell<F>>();
         // A panic while dropping a leftover future or output must not unwind into a waker drop.
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(cell)));
+        // SAFETY: the cell is live and nobody else can reach it; it is dropped once, here.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { std::ptr::drop_in_place(cell.as_ptr()) }));
+        // SAFETY: allocated in `allocate` with this layout; never used again.
+        unsafe { alloc::deallocate(cell.cast(), Layout::new::<Cell<F>>()) };
     }
 }
 
