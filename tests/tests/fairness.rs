@@ -379,37 +379,69 @@ proptest! {
 
 // ---- F7: always-ready loops yield within the coop budget ----
 
+/// Runs `looper` (which loops until the flag is set) on a one-worker runtime and returns how
+/// many iterations it made before it gave the worker back: the spawning task waits for the
+/// looper's first iteration, and can only resume (and set the flag) once the looper yields.
+fn iterations_before_other_task_runs<F>(rt: &Runtime, looper: fn(Arc<AtomicBool>, Flag) -> F) -> u64
+where
+    F: std::future::Future<Output = u64> + Send + 'static,
+{
+    on_worker(rt, async move {
+        let flag = Arc::new(AtomicBool::new(false));
+        let looping = Flag::new();
+        let looper = brisk::spawn_lazy(looper(flag.clone(), looping.clone()));
+        looping.wait().await;
+        flag.store(true, Ordering::SeqCst);
+        looper.await.unwrap()
+    })
+}
+
 #[test]
-fn f7_loop_on_ready_join_handles_and_eager_spawns_yields() {
+fn f7_loop_on_always_ready_timers_yields_within_the_coop_budget() {
     with_watchdog(Duration::from_secs(30), "F7 coop", || {
         let rt = Runtime::builder().worker_threads(1).build().unwrap();
-        let ok = on_worker(&rt, async {
-            {
-                let flag = Arc::new(AtomicBool::new(false));
-                let f2 = flag.clone();
-                // Loops on operations that are always ready: eager spawns of ready children
-                // and awaits of their (finished) handles. It never awaits anything that waits.
-                let looper = brisk::spawn_lazy(async move {
-                    let mut iterations = 0u64;
-                    while !f2.load(Ordering::SeqCst) {
-                        let h = brisk::spawn(async { 1u64 });
-                        iterations += h.await.unwrap();
-                        assert!(iterations < 10_000_000, "F7: starved the other task");
-                    }
-                    iterations
-                });
-                let f3 = flag.clone();
-                let other = brisk::spawn_lazy(async move { f3.store(true, Ordering::SeqCst) });
-                other.await.unwrap();
-                let iterations = looper.await.unwrap();
-                // The looper yielded within about one coop budget of operations.
-                iterations <= 2 * 128
+        let n = iterations_before_other_task_runs(&rt, |flag, looping| async move {
+            let mut n = 0u64;
+            while !flag.load(Ordering::SeqCst) {
+                brisk::time::sleep(Duration::ZERO).await; // always ready
+                n += 1;
+                looping.set();
+                assert!(n < 10_000_000, "F7: the looper starved the other task");
             }
+            n
         });
         assert!(
-            ok,
-            "F7: the looper ran more than two coop budgets before the other task ran"
+            n <= 2 * 128,
+            "F7: {n} ready operations before the other task ran"
         );
+    });
+}
+
+#[test]
+fn f7_eager_inline_polls_spend_the_same_coop_budget() {
+    // A budget so large that only coop can stop the loop: each iteration's child, polled
+    // inline, does an always-ready operation, and the parent awaits the finished handle.
+    with_watchdog(Duration::from_secs(30), "F7 coop inline", || {
+        let rt = Runtime::builder()
+            .worker_threads(1)
+            .eager_budget(1_000_000)
+            .eager_depth(4)
+            .build()
+            .unwrap();
+        let n = iterations_before_other_task_runs(&rt, |flag, looping| async move {
+            let mut n = 0u64;
+            while !flag.load(Ordering::SeqCst) {
+                let child = brisk::spawn(async {
+                    brisk::time::sleep(Duration::ZERO).await;
+                    1u64
+                });
+                n += child.await.unwrap();
+                looping.set();
+                assert!(n < 10_000_000, "F7: the looper starved the other task");
+            }
+            n
+        });
+        assert!(n <= 2 * 128, "F7: {n} iterations before the other task ran");
     });
 }
 

@@ -1,12 +1,12 @@
 //! Sockets on the real runtime (127.0.0.1 and Unix sockets only).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use brisk::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use brisk::Runtime;
-use brisk_tests::with_watchdog;
+use brisk_tests::{on_worker, with_watchdog};
 
 fn rt(workers: usize) -> Runtime {
     Runtime::builder().worker_threads(workers).build().unwrap()
@@ -178,47 +178,41 @@ fn unix_stream_echo() {
 
 #[test]
 fn a_task_looping_on_a_ready_socket_does_not_starve_another_f7() {
-    // One worker. The reader finds 64 KiB already buffered, so every 1-byte read is ready and
-    // it never has a reason to wait. Task B, queued behind it, needs one poll. The coop budget
-    // (128 operations per tick) makes the reader yield, so B runs after at most about one
-    // budget of reads, not after the 65,536 reads the buffer allows.
+    // One worker. The reader finds 64 KiB already buffered, so once the reactor has reported
+    // the socket readable, every 1-byte read is ready and it never has a reason to wait. The
+    // coop budget (128 operations per tick) makes it yield anyway, so a task spawned once the
+    // reader is in its loop runs after a few budgets of reads, not after all 65,536.
     with_watchdog(LIMIT, "F7 I/O starvation", || {
         let rt = rt(1);
         let (std_a, mut std_b) = std::os::unix::net::UnixStream::pair().unwrap();
         std::io::Write::write_all(&mut std_b, &vec![7u8; 64 * 1024]).unwrap();
-        let reads_before_b = rt.block_on(async move {
-            brisk::spawn_lazy(async move {
-                let mut a = UnixStream::from_std(std_a).unwrap();
-                let b_ran = Arc::new(AtomicBool::new(false));
-                let reads = Arc::new(AtomicU64::new(0));
-                let (r2, b2) = (reads.clone(), b_ran.clone());
-                let reader = brisk::spawn_lazy(async move {
-                    let mut buf = [0u8; 1];
-                    let mut before_b = None;
-                    for _ in 0..64 * 1024 {
-                        a.read_exact(&mut buf).await.unwrap();
-                        let n = r2.fetch_add(1, Ordering::Relaxed) + 1;
-                        if before_b.is_none() && b2.load(Ordering::SeqCst) {
-                            before_b = Some(n - 1);
-                        }
-                    }
-                    before_b
-                });
-                let b3 = b_ran.clone();
-                let b = brisk::spawn_lazy(async move { b3.store(true, Ordering::SeqCst) });
-                // Keep `std_b` open until the reader is done.
-                let before_b = reader.await.unwrap();
-                b.await.unwrap();
-                drop(std_b);
-                before_b
-            })
-            .await
-            .unwrap()
+        // Run on the worker itself (not inlined onto this thread), so that every task shares
+        // that worker's local queue.
+        let reads_when_b_ran = on_worker(&rt, async move {
+            let mut a = UnixStream::from_std(std_a).unwrap();
+            let reads = Arc::new(AtomicU64::new(0));
+            let looping = brisk_tests::Flag::new();
+            let (r2, l2) = (reads.clone(), looping.clone());
+            let reader = brisk::spawn_lazy(async move {
+                let mut buf = [0u8; 1];
+                for _ in 0..64 * 1024 {
+                    a.read_exact(&mut buf).await.unwrap();
+                    r2.fetch_add(1, Ordering::SeqCst);
+                    l2.set();
+                }
+            });
+            // Resumes only when the reader gives the worker back.
+            looping.wait().await;
+            let r3 = reads.clone();
+            let b = brisk::spawn_lazy(async move { r3.load(Ordering::SeqCst) });
+            let at_b = b.await.unwrap();
+            reader.await.unwrap();
+            drop(std_b);
+            at_b
         });
-        let reads = reads_before_b.expect("B never ran while the reader looped: starved");
         assert!(
-            reads <= 2 * 128,
-            "B ran only after {reads} ready reads (coop budget 128)"
+            reads_when_b_ran <= 4 * 128,
+            "F7: B ran only after {reads_when_b_ran} ready reads (coop budget 128)"
         );
     });
 }
