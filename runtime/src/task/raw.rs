@@ -226,7 +226,9 @@ impl<F: Future> Cell<F> {
         let cell = ptr.cast::<Cell<F>>();
         // A panic while dropping a leftover future or output must not unwind into a waker drop.
         // SAFETY: the cell is live and nobody else can reach it; it is dropped once, here.
-        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { std::ptr::drop_in_place(cell.as_ptr()) }));
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+            std::ptr::drop_in_place(cell.as_ptr())
+        }));
         // SAFETY: allocated in `allocate` with this layout; never used again.
         unsafe { alloc::deallocate(cell.cast(), Layout::new::<Cell<F>>()) };
     }
