@@ -59,7 +59,10 @@ fn class_of(layout: Layout) -> Option<usize> {
 pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
     let (layout, cached) = match class_of(layout) {
         Some(class) => {
-            let cached = CACHE.try_with(|c| c.borrow_mut().classes[class].pop()).ok().flatten();
+            let cached = CACHE
+                .try_with(|c| c.borrow_mut().classes[class].pop())
+                .ok()
+                .flatten();
             (class_layout(class), cached)
         }
         None => (layout, None),
