@@ -60,7 +60,8 @@ use crate::task::JoinHandle;
 /// keeps it from running; once it runs, it runs to the end (its result is then dropped).
 ///
 /// Inside `f`, [`Handle::current`] works and [`brisk::spawn`](crate::spawn) queues the new task
-/// on the runtime (it is never polled on the blocking thread); `Runtime::block_on` panics there.
+/// on the runtime (it is never polled on the blocking thread); `Runtime::block_on` works there,
+/// to drive async code from the blocking closure (as with tokio).
 ///
 /// At runtime shutdown, closures already running are waited for (up to the
 /// [`shutdown_timeout`](crate::Runtime::shutdown_timeout), without limit when the runtime is
@@ -407,7 +408,7 @@ fn run(inner: Arc<PoolInner>, handle: Handle) {
     CURRENT_POOL.with(|p| p.set(Arc::as_ptr(&inner)));
     let _io = handle.shared.io.enter();
     // No tick is ever started here, so the eager budget stays 0: spawns are queued.
-    let ctx = Context::new(handle, None, None);
+    let ctx = Context::new_blocking(handle);
     let _enter = context::enter(&ctx);
     work(&inner);
 }

@@ -316,7 +316,7 @@ impl Drop for ResetBudget {
 
 #[track_caller]
 fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
-    if context::is_set() {
+    if context::runs_tasks() {
         panic!(
             "Cannot start a runtime from within a runtime: brisk's block_on was called on a \
              thread that is already running brisk tasks (a worker thread or another block_on). \

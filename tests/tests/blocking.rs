@@ -441,3 +441,19 @@ fn max_blocking_threads_zero_is_invalid_input() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("max_blocking_threads"));
 }
+
+#[test]
+fn block_on_works_inside_a_blocking_closure() {
+    // As with tokio: a blocking thread may drive async code with block_on (it runs no tasks,
+    // so this is not "a runtime within a runtime").
+    let rt = std::sync::Arc::new(brisk::Runtime::builder().worker_threads(2).build().unwrap());
+    let rt2 = rt.clone();
+    let out = rt.block_on(async move {
+        brisk::task::spawn_blocking(move || {
+            rt2.block_on(async { brisk::spawn(async { 5 }).await.unwrap() })
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(out, 5);
+}

@@ -34,6 +34,9 @@ pub(crate) struct Context {
     pub(crate) depth: Cell<u32>,
     /// Ticks so far on this thread.
     pub(crate) tick: Cell<u64>,
+    /// A `spawn_blocking` thread: it knows its runtime (spawns are queued from it) but runs no
+    /// tasks, so `block_on` may start there.
+    pub(crate) blocking: bool,
 }
 
 thread_local! {
@@ -54,6 +57,15 @@ impl Context {
             eager_left: Cell::new(0),
             depth: Cell::new(0),
             tick: Cell::new(0),
+            blocking: false,
+        }
+    }
+
+    /// The context of a `spawn_blocking` thread (no eager budget: its spawns are queued).
+    pub(crate) fn new_blocking(handle: Handle) -> Self {
+        Context {
+            blocking: true,
+            ..Context::new(handle, None, None)
         }
     }
 
@@ -134,9 +146,9 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
     })
 }
 
-/// True if this thread is a worker or inside `block_on`.
-pub(crate) fn is_set() -> bool {
-    CURRENT.with(|c| !c.get().is_null())
+/// True if this thread runs tasks: a worker, or a thread inside `block_on`.
+pub(crate) fn runs_tasks() -> bool {
+    with_current(|ctx| ctx.is_some_and(|c| !c.blocking))
 }
 
 /// Runs `f` with this thread's context if it serves `shared`.
