@@ -212,7 +212,14 @@ fn echo_body_too_large_is_413() {
 /// Runs curl with `args`; `None` (after printing why) if curl is not installed.
 fn curl(args: &[&str]) -> Option<String> {
     let out = match Command::new("curl")
-        .args(["--silent", "--show-error", "--max-time", "20"])
+        .args([
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "20",
+            "--noproxy",
+            "*",
+        ])
         .args(args)
         .output()
     {
