@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use crossbeam_deque::{Steal, Worker};
+use crossbeam_utils::Backoff;
 
 use super::context::{self, Context};
 use super::Shared;
@@ -114,6 +115,16 @@ impl Core {
 
     fn park(&mut self, ctx: &Context) {
         let shared = ctx.shared();
+        // Spin briefly first: new work (a reply, a remote spawn) often arrives within
+        // microseconds, and a park/unpark pair costs two system calls. A searcher that spins
+        // also keeps new work from waking a sleeper for nothing.
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            if shared.has_visible_work() || shared.is_shutdown() {
+                return;
+            }
+            backoff.snooze();
+        }
         let was_searching = std::mem::take(&mut self.searching);
         let last_searcher = shared.idle.transition_to_parked(self.index, was_searching);
         if last_searcher && shared.has_visible_work() {
