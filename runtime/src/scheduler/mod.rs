@@ -190,7 +190,8 @@ impl Drop for Shared {
     }
 }
 
-fn steal_one(mut f: impl FnMut() -> Steal<TaskRef>) -> Option<TaskRef> {
+/// Retries a steal until it succeeds or finds the queue empty.
+pub(crate) fn steal_one(mut f: impl FnMut() -> Steal<TaskRef>) -> Option<TaskRef> {
     loop {
         match f() {
             Steal::Success(task) => return Some(task),

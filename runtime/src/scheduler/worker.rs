@@ -8,10 +8,11 @@
 
 use std::sync::Arc;
 
-use crossbeam_deque::{Steal, Worker};
+use crossbeam_deque::Worker;
 use crossbeam_utils::Backoff;
 
 use super::context::{self, Context};
+use super::steal_one;
 use super::Shared;
 use crate::runtime::Handle;
 use crate::task::harness;
@@ -60,14 +61,14 @@ impl Core {
             shared.poll_driver_nonblocking();
         }
         if tick % u64::from(shared.config.global_queue_interval) == 0 {
-            if let Some(task) = steal_retry(|| shared.injector.steal()) {
+            if let Some(task) = steal_one(|| shared.injector.steal()) {
                 return Some((task, Source::Injector));
             }
         }
         if let Some(task) = local.pop() {
             return Some((task, Source::Local));
         }
-        steal_retry(|| shared.injector.steal_batch_and_pop(local)).map(|t| (t, Source::Injector))
+        steal_one(|| shared.injector.steal_batch_and_pop(local)).map(|t| (t, Source::Injector))
     }
 
     fn steal(&mut self, ctx: &Context) -> Option<TaskRef> {
@@ -86,11 +87,11 @@ impl Core {
             if victim == self.index {
                 continue;
             }
-            if let Some(task) = steal_retry(|| shared.stealers[victim].steal_batch_and_pop(local)) {
+            if let Some(task) = steal_one(|| shared.stealers[victim].steal_batch_and_pop(local)) {
                 return Some(task);
             }
         }
-        steal_retry(|| shared.injector.steal_batch_and_pop(local))
+        steal_one(|| shared.injector.steal_batch_and_pop(local))
     }
 
     fn run_task(&mut self, ctx: &Context, task: TaskRef, source: Source) {
@@ -148,15 +149,5 @@ impl Core {
         self.rng ^= self.rng << 25;
         self.rng ^= self.rng >> 27;
         self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
-fn steal_retry(mut f: impl FnMut() -> Steal<TaskRef>) -> Option<TaskRef> {
-    loop {
-        match f() {
-            Steal::Success(task) => return Some(task),
-            Steal::Empty => return None,
-            Steal::Retry => std::hint::spin_loop(),
-        }
     }
 }
