@@ -63,7 +63,7 @@ mod trace;
 
 pub use builder::{Builder, SpawnPolicy};
 pub use metrics::RuntimeMetrics;
-pub use runtime::{Handle, Runtime};
+pub use runtime::{EnterGuard, Handle, Runtime};
 pub use task::{spawn, spawn_eager, spawn_lazy, JoinError, JoinHandle};
 
 /// `#[brisk::main]`: runs an `async fn main` on a brisk runtime (see `brisk-macros`).

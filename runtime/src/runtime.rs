@@ -139,6 +139,22 @@ impl Runtime {
         self.handle.metrics()
     }
 
+    /// Enters this runtime's context on the current thread until the guard drops: sockets
+    /// and timers can be created, and `brisk::spawn` queues tasks on this runtime, outside of
+    /// `block_on` (as with tokio's `Runtime::enter`).
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// let handle = {
+    ///     let _guard = rt.enter();
+    ///     brisk::spawn(async { 3 })
+    /// };
+    /// assert_eq!(rt.block_on(handle).unwrap(), 3);
+    /// ```
+    pub fn enter(&self) -> EnterGuard {
+        self.handle.enter()
+    }
+
     /// The scheduling trace recorded so far (feature `trace`), worker by worker, each worker's
     /// events in the order it performed them, then those of `block_on` threads.
     #[cfg(feature = "trace")]
@@ -273,6 +289,19 @@ impl Handle {
         crate::blocking::spawn_blocking_on(&self.shared, f)
     }
 
+    /// Enters the runtime's context on the current thread until the guard drops (see
+    /// [`Runtime::enter`]).
+    pub fn enter(&self) -> EnterGuard {
+        let ctx = Box::new(Context::new_blocking(self.clone()));
+        let io = self.shared.io.enter();
+        let ctx_guard = context::enter(&ctx);
+        EnterGuard {
+            _ctx_guard: ctx_guard,
+            _ctx: ctx,
+            _io: io,
+        }
+    }
+
     /// A live view of the runtime's counters.
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics {
@@ -284,6 +313,21 @@ impl Handle {
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// The guard of [`Runtime::enter`] and [`Handle::enter`]: leaves the runtime's context when
+/// dropped (on the thread that entered it; the guard is not `Send`).
+pub struct EnterGuard {
+    // Field order is drop order: restore the previous context before freeing this one.
+    _ctx_guard: context::EnterGuard,
+    _ctx: Box<Context>,
+    _io: brisk_io::EnterGuard,
+}
+
+impl fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
     }
 }
 

@@ -553,3 +553,34 @@ fn std_mutex_held_across_eager_spawn_is_the_documented_hazard() {
         );
     });
 }
+
+#[test]
+fn enter_allows_spawn_timers_and_sockets_outside_block_on() {
+    let rt = rt(2);
+    let (spawned, sleep, listener) = {
+        let _guard = rt.enter();
+        assert!(brisk::Handle::try_current().is_some());
+        let spawned = brisk::spawn(async { 11 });
+        assert!(
+            !spawned.is_finished() || rt.metrics().eager_completed() == 0,
+            "queued, not inline"
+        );
+        let sleep = brisk::time::sleep(Duration::from_millis(1));
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = brisk::net::TcpListener::from_std(std_listener).unwrap();
+        (spawned, sleep, listener)
+    };
+    assert!(
+        brisk::Handle::try_current().is_none(),
+        "the guard restores the previous context"
+    );
+    rt.block_on(async move {
+        assert_eq!(spawned.await.unwrap(), 11);
+        sleep.await;
+        assert!(listener.local_addr().is_ok());
+        // block_on also works while entered.
+    });
+    let _guard = rt.enter();
+    assert_eq!(rt.block_on(async { 2 }), 2);
+    assert_eq!(rt.metrics().eager_completed(), 0);
+}

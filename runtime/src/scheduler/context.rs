@@ -34,8 +34,8 @@ pub(crate) struct Context {
     pub(crate) depth: Cell<u32>,
     /// Ticks so far on this thread.
     pub(crate) tick: Cell<u64>,
-    /// A `spawn_blocking` thread: it knows its runtime (spawns are queued from it) but runs no
-    /// tasks, so `block_on` may start there.
+    /// A thread that knows its runtime but runs none of its tasks: a `spawn_blocking` thread,
+    /// or one inside `Runtime::enter`. Spawns from it are queued, and `block_on` may start there.
     pub(crate) blocking: bool,
 }
 
@@ -61,7 +61,8 @@ impl Context {
         }
     }
 
-    /// The context of a `spawn_blocking` thread (no eager budget: its spawns are queued).
+    /// The context of a thread that runs no tasks (`spawn_blocking`, `Runtime::enter`): no
+    /// eager budget, so its spawns are queued.
     pub(crate) fn new_blocking(handle: Handle) -> Self {
         Context {
             blocking: true,
