@@ -20,6 +20,7 @@ fn main() {
         for (krate, var) in [
             ("tokio", "BRISK_BENCH_TOKIO"),
             ("async-executor", "BRISK_BENCH_ASYNC_EXECUTOR"),
+            ("async-io", "BRISK_BENCH_ASYNC_IO"),
         ] {
             if let Some(v) = locked_version(&text, krate) {
                 println!("cargo:rustc-env={var}={v}");

@@ -2,7 +2,7 @@
 //!
 //! `cargo bench -p brisk-benches` (HTML reports in `target/criterion/`); a criterion filter
 //! selects groups, e.g. `cargo bench -p brisk-benches -- spawn_ready_await`. Worker threads per
-//! runtime: `BRISK_BENCH_WORKERS` (default 2). Scenarios not built yet are skipped. Each
+//! runtime: `BRISK_BENCH_WORKERS` (default 2). Each
 //! criterion iteration is one round of the scenario (its throughput is the ops per round); the
 //! time comes from inside the task, as in `compare`.
 
@@ -22,7 +22,7 @@ fn runtimes(c: &mut Criterion) {
         .map(|k| AnyRuntime::build(k, workers).unwrap_or_else(|e| panic!("{k}: {e}")))
         .collect();
     let sizes = Sizes::FULL;
-    for scenario in Scenario::ALL.into_iter().filter(|s| s.is_built()) {
+    for scenario in Scenario::ALL {
         let mut group = c.benchmark_group(scenario.name());
         group.throughput(Throughput::Elements(scenario.ops_per_iter(&sizes)));
         for rt in &rts {

@@ -5,7 +5,9 @@
 //! - [`rt`]: one small abstraction ([`Rt`] inside tasks, [`Host`] outside) over the four
 //!   runtimes compared: brisk eager, brisk lazy, tokio multi-thread, async-executor on N threads;
 //! - [`scenarios`]: the scenarios of issue 6, each written once, generic over that abstraction,
-//!   each checking its own result.
+//!   each checking its own result;
+//! - [`fairness`]: issue 5's fairness figure, a 1 ms heartbeat's lateness under a storm of
+//!   spawns (the `fairness` binary).
 //!
 //! ```
 //! use brisk_benches::{measure, AnyRuntime, RuntimeKind, Scenario, Sizes};
@@ -18,12 +20,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod fairness;
 pub mod rt;
 pub mod scenarios;
 
 use std::time::Duration;
 
-pub use rt::{AnyRuntime, BriskCounters, Host, Rt, RuntimeKind};
+pub use rt::{AnyRuntime, BriskCounters, Conn, Host, Rt, RuntimeKind};
 pub use scenarios::{
     expected, measure, measure_on, Leaf, MeasureError, Miss, Sample, Scenario, Sizes,
 };
@@ -88,7 +91,7 @@ impl Summary {
 }
 
 /// The machine and toolchain the figures come from, as one line: CPU model, cores, rustc,
-/// and the versions of the peers (read from `Cargo.lock` at build time).
+/// and the versions of the peers and of async-io (read from `Cargo.lock` at build time).
 pub fn machine_line() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -101,9 +104,11 @@ pub fn machine_line() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".to_string());
     format!(
-        "{cpu}, {cores} cores (available_parallelism), {}, tokio {}, async-executor {}",
+        "{cpu}, {cores} cores (available_parallelism), {}, tokio {}, async-executor {} \
+         (timers and sockets: async-io {})",
         option_env!("BRISK_BENCH_RUSTC").unwrap_or("rustc (unknown version)"),
         option_env!("BRISK_BENCH_TOKIO").unwrap_or("?"),
         option_env!("BRISK_BENCH_ASYNC_EXECUTOR").unwrap_or("?"),
+        option_env!("BRISK_BENCH_ASYNC_IO").unwrap_or("?"),
     )
 }

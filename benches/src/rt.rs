@@ -10,8 +10,13 @@
 //!
 //! [`AnyRuntime`] holds one of the four hosts and dispatches to the generic scenario code, so
 //! each scenario is written once and monomorphised per runtime (no dynamic dispatch on the hot
-//! path). Adding an operation that a future scenario needs (a timer, a socket) means one trait
-//! method and four short implementations here.
+//! path). Adding an operation that a future scenario needs means one trait method and four
+//! short implementations here.
+//!
+//! Timers and sockets are each runtime's own: `brisk::time` and `brisk::net`, `tokio::time` and
+//! `tokio::net`, and for async-executor smol's `async_io::Timer` and `async_net` (the reactor
+//! of `async-io`, driven by the executor threads themselves through `async_io::block_on`, as
+//! smol runs its executors). TCP streams get `TCP_NODELAY` on every runtime.
 //!
 //! Every caller-side wait uses the same runtime-neutral `futures_lite::future::block_on` on the
 //! task's join handle, so no runtime's own `block_on` thread takes part in the work (brisk's
@@ -20,9 +25,11 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use async_executor::Executor;
 
@@ -84,6 +91,62 @@ pub trait Rt: Copy + Send + Sync + 'static {
 
     /// This runtime's own "yield once to the scheduler".
     fn yield_now(self) -> impl Future<Output = ()> + Send;
+
+    /// This runtime's own timer, completing at `deadline` (must be created inside a task).
+    fn sleep_until(self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static;
+
+    /// This runtime's own timer, completing after `duration` (`sleep(d)`, reading the clock
+    /// as each runtime's own `sleep` does).
+    fn sleep(self, duration: Duration) -> impl Future<Output = ()> + Send + 'static;
+
+    /// This runtime's TCP listener.
+    type Listener: Send + Sync + 'static;
+
+    /// This runtime's TCP stream.
+    type Stream: Conn;
+
+    /// Binds a listener to an ephemeral port on 127.0.0.1; returns it and its address.
+    fn listen_local(
+        self,
+    ) -> impl Future<Output = io::Result<(Self::Listener, SocketAddr)>> + Send + 'static;
+
+    /// Accepts one connection (`TCP_NODELAY` set).
+    fn accept(
+        self,
+        listener: &Self::Listener,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + '_;
+
+    /// Connects to `addr` (`TCP_NODELAY` set).
+    fn connect(
+        self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
+}
+
+/// A connected TCP stream, read and written with its runtime's own methods.
+pub trait Conn: Send + 'static {
+    /// Reads some bytes (at least one, or `0` at end of stream).
+    fn recv<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+
+    /// Fills `buf` (an error if the stream ends first).
+    fn recv_exact<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
+
+    /// Writes all of `buf`.
+    fn send_all<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
+}
+
+/// 127.0.0.1 on an ephemeral port.
+fn loopback_any() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }
 
 /// The owner of a running runtime, used from the benchmark's (non-runtime) thread.
@@ -158,6 +221,59 @@ impl Rt for Brisk {
     #[inline]
     fn yield_now(self) -> impl Future<Output = ()> + Send {
         brisk::task::yield_now()
+    }
+
+    #[inline]
+    fn sleep_until(self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
+        brisk::time::sleep_until(deadline)
+    }
+
+    #[inline]
+    fn sleep(self, duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+        brisk::time::sleep(duration)
+    }
+
+    type Listener = brisk::net::TcpListener;
+    type Stream = brisk::net::TcpStream;
+
+    async fn listen_local(self) -> io::Result<(Self::Listener, SocketAddr)> {
+        let l = brisk::net::TcpListener::bind(loopback_any()).await?;
+        let addr = l.local_addr()?;
+        Ok((l, addr))
+    }
+
+    async fn accept(self, listener: &Self::Listener) -> io::Result<Self::Stream> {
+        let (s, _) = listener.accept().await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    async fn connect(self, addr: SocketAddr) -> io::Result<Self::Stream> {
+        let s = brisk::net::TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+}
+
+impl Conn for brisk::net::TcpStream {
+    #[inline]
+    fn recv<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        self.read(buf)
+    }
+
+    async fn recv_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        self.read_exact(buf).await.map(drop)
+    }
+
+    #[inline]
+    fn send_all<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        self.write_all(buf)
     }
 }
 
@@ -245,6 +361,61 @@ impl Rt for Tokio {
     fn yield_now(self) -> impl Future<Output = ()> + Send {
         tokio::task::yield_now()
     }
+
+    #[inline]
+    fn sleep_until(self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
+    }
+
+    #[inline]
+    fn sleep(self, duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+        tokio::time::sleep(duration)
+    }
+
+    type Listener = tokio::net::TcpListener;
+    type Stream = tokio::net::TcpStream;
+
+    async fn listen_local(self) -> io::Result<(Self::Listener, SocketAddr)> {
+        let l = tokio::net::TcpListener::bind(loopback_any()).await?;
+        let addr = l.local_addr()?;
+        Ok((l, addr))
+    }
+
+    async fn accept(self, listener: &Self::Listener) -> io::Result<Self::Stream> {
+        let (s, _) = listener.accept().await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    async fn connect(self, addr: SocketAddr) -> io::Result<Self::Stream> {
+        let s = tokio::net::TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+}
+
+impl Conn for tokio::net::TcpStream {
+    #[inline]
+    fn recv<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        tokio::io::AsyncReadExt::read(self, buf)
+    }
+
+    async fn recv_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        tokio::io::AsyncReadExt::read_exact(self, buf)
+            .await
+            .map(drop)
+    }
+
+    #[inline]
+    fn send_all<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        tokio::io::AsyncWriteExt::write_all(self, buf)
+    }
 }
 
 /// A tokio multi-thread runtime (`enable_all`, as `#[tokio::main]` builds it).
@@ -323,10 +494,82 @@ impl Rt for AsyncExec {
     fn yield_now(self) -> impl Future<Output = ()> + Send {
         futures_lite::future::yield_now()
     }
+
+    #[inline]
+    fn sleep_until(self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
+        TimerUnit(async_io::Timer::at(deadline))
+    }
+
+    #[inline]
+    fn sleep(self, duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+        TimerUnit(async_io::Timer::after(duration))
+    }
+
+    type Listener = async_net::TcpListener;
+    type Stream = async_net::TcpStream;
+
+    async fn listen_local(self) -> io::Result<(Self::Listener, SocketAddr)> {
+        let l = async_net::TcpListener::bind(loopback_any()).await?;
+        let addr = l.local_addr()?;
+        Ok((l, addr))
+    }
+
+    async fn accept(self, listener: &Self::Listener) -> io::Result<Self::Stream> {
+        let (s, _) = listener.accept().await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    async fn connect(self, addr: SocketAddr) -> io::Result<Self::Stream> {
+        let s = async_net::TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+}
+
+/// `async_io::Timer` as a future of `()` (its own output is the `Instant` it fired at).
+#[derive(Debug)]
+pub struct TimerUnit(async_io::Timer);
+
+impl Future for TimerUnit {
+    type Output = ();
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(drop)
+    }
+}
+
+impl Conn for async_net::TcpStream {
+    #[inline]
+    fn recv<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        futures_lite::AsyncReadExt::read(self, buf)
+    }
+
+    #[inline]
+    fn recv_exact<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        futures_lite::AsyncReadExt::read_exact(self, buf)
+    }
+
+    #[inline]
+    fn send_all<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        futures_lite::AsyncWriteExt::write_all(self, buf)
+    }
 }
 
 /// An async-executor `Executor` run by N threads, each in
-/// `futures_lite::future::block_on(ex.run(shutdown_signal))`, the usual multi-threaded setup.
+/// `async_io::block_on(ex.run(shutdown_signal))`, the multi-threaded setup of smol (whose
+/// `block_on` is `async_io::block_on`): an idle executor thread drives the `async-io` reactor
+/// (timers and sockets) instead of sleeping on a futex.
 ///
 /// The executor is leaked (one small allocation per host) so that tasks can hold it as a
 /// `&'static` and spawn without reference counting; its threads stop when the host is dropped.
@@ -355,7 +598,7 @@ impl AsyncExecutorHost {
             let t = thread::Builder::new()
                 .name(format!("async-executor-{i}"))
                 .spawn(move || {
-                    let _ = futures_lite::future::block_on(ex.run(stopped.recv()));
+                    let _ = async_io::block_on(ex.run(stopped.recv()));
                 })?;
             host.threads.push(t);
         }

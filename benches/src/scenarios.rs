@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hint::black_box;
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::rt::{AnyRuntime, Host, Rt};
+use crate::rt::{AnyRuntime, Conn, Host, Rt};
 
 /// How a cache miss waits for its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,7 +23,8 @@ pub enum Miss {
     /// A reply sent from another task (the backend) through `async_channel`: works on every
     /// runtime today.
     Channel,
-    /// A 0-1 ms timer: awaits brisk timers (`brisk::time`), not built yet.
+    /// The runtime's own timer: 0-1 ms (`rpc_mostly_cached`: the key's value in µs, 0 to
+    /// 990 µs), 1 ms (`async_tree`).
     Timer,
 }
 
@@ -33,7 +35,7 @@ pub enum Leaf {
     None,
     /// 90% hits on a shared map; a miss waits as [`Miss`] says.
     Memo(Miss),
-    /// Every leaf awaits a 1 ms timer: awaits brisk timers, not built yet.
+    /// Every leaf awaits a 1 ms timer (the runtime's own).
     Io,
 }
 
@@ -61,14 +63,16 @@ pub enum Scenario {
     /// pyperformance's `async_tree`: 6 levels × 6 children, each node spawns and awaits its
     /// children.
     AsyncTree(Leaf),
-    /// 64 loopback TCP connections echoing 1 KiB messages: awaits `brisk::net`.
+    /// 64 loopback TCP connections, each sending 1 KiB messages to an echo task and reading
+    /// each echo back before sending the next; ns per message round trip.
     TcpEcho,
-    /// Insert and cancel 100k sleeps: awaits brisk timers.
+    /// Insert and cancel 100k sleeps: create a sleep 60 s away, poll it once so that it
+    /// registers, drop it.
     TimerChurn,
 }
 
 impl Scenario {
-    /// Every scenario of issue 6, built or not, in table order.
+    /// Every scenario of issue 6, in table order.
     pub const ALL: [Scenario; 16] = [
         Scenario::DirectAwait,
         Scenario::SpawnReadyAwait,
@@ -133,21 +137,15 @@ impl Scenario {
         }
     }
 
-    /// Why the scenario is not built yet, or `None` if it is.
-    pub fn not_built(self) -> Option<&'static str> {
-        match self {
+    /// True if the scenario's time is mostly spent waiting for timers (1 ms sleeps): its
+    /// figure says more about timer resolution and wake-up latency than about CPU cost.
+    pub fn timer_bound(self) -> bool {
+        matches!(
+            self,
             Scenario::RpcMostlyCached(Miss::Timer)
-            | Scenario::AsyncTree(Leaf::Memo(Miss::Timer))
-            | Scenario::AsyncTree(Leaf::Io)
-            | Scenario::TimerChurn => Some("awaits brisk timers (brisk::time::sleep)"),
-            Scenario::TcpEcho => Some("awaits brisk networking (brisk::net)"),
-            _ => None,
-        }
-    }
-
-    /// True if the scenario can be measured today.
-    pub fn is_built(self) -> bool {
-        self.not_built().is_none()
+                | Scenario::AsyncTree(Leaf::Memo(Miss::Timer))
+                | Scenario::AsyncTree(Leaf::Io)
+        )
     }
 
     /// True if the scenario runs from a thread outside the runtime rather than inside a task.
@@ -166,7 +164,8 @@ impl Scenario {
             Scenario::ChainedSpawn => sizes.chain_len,
             Scenario::RpcMostlyCached(_) => sizes.rpc_batch,
             Scenario::AsyncTree(_) => sizes.tree_nodes(),
-            Scenario::TcpEcho | Scenario::TimerChurn => 1,
+            Scenario::TcpEcho => sizes.tcp_conns,
+            Scenario::TimerChurn => sizes.timer_churn,
         }
     }
 }
@@ -198,6 +197,10 @@ pub struct Sizes {
     pub tree_depth: u32,
     /// Children per inner node of `async_tree` (6).
     pub tree_fanout: u64,
+    /// Loopback connections of `tcp_echo` (64); one iteration is one round trip on each.
+    pub tcp_conns: u64,
+    /// Sleeps inserted and cancelled per `timer_churn` round (100,000).
+    pub timer_churn: u64,
 }
 
 impl Sizes {
@@ -212,6 +215,8 @@ impl Sizes {
         rpc_batch: 100,
         tree_depth: 6,
         tree_fanout: 6,
+        tcp_conns: 64,
+        timer_churn: 100_000,
     };
 
     /// Tiny sizes for the quick correctness test.
@@ -225,6 +230,8 @@ impl Sizes {
         rpc_batch: 10,
         tree_depth: 3,
         tree_fanout: 3,
+        tcp_conns: 4,
+        timer_churn: 300,
     };
 
     /// Nodes (= tasks) of one `async_tree`: 55,987 at 6 × 6.
@@ -259,8 +266,6 @@ impl Sample {
 /// Why a measurement gave no time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MeasureError {
-    /// The scenario is not built yet (the reason).
-    NotBuilt(&'static str),
     /// The scenario's checksum was wrong: the runtime lost, duplicated or corrupted work.
     Check {
         /// The scenario.
@@ -275,7 +280,6 @@ pub enum MeasureError {
 impl fmt::Display for MeasureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MeasureError::NotBuilt(why) => write!(f, "not built yet: {why}"),
             MeasureError::Check {
                 scenario,
                 got,
@@ -293,8 +297,8 @@ impl std::error::Error for MeasureError {}
 /// Runs `iters` iterations of `scenario` on `rt` and checks the result.
 ///
 /// # Errors
-/// [`MeasureError::NotBuilt`] for a scenario not built yet, [`MeasureError::Check`] if the
-/// result is wrong.
+/// [`MeasureError::Check`] if the result is wrong (a lost, duplicated or corrupted task, or
+/// a failed socket operation).
 pub fn measure(
     rt: &AnyRuntime,
     scenario: Scenario,
@@ -338,26 +342,25 @@ pub fn measure_on<H: Host>(
             iters,
         ))),
         Scenario::ChainedSpawn => host.run(timed(chained_spawn(rt, s.chain_len, iters))),
-        Scenario::RpcMostlyCached(Miss::Channel) => {
+        Scenario::RpcMostlyCached(miss @ Miss::Channel) => {
             let _one_user = backend_lock();
-            host.run(with_backend(rt, rpc_mostly_cached(rt, s.rpc_batch, iters)))
+            host.run(with_backend(
+                rt,
+                rpc_mostly_cached(rt, s.rpc_batch, miss, iters),
+            ))
         }
-        Scenario::AsyncTree(Leaf::None) => host.run(timed(async_tree(rt, s, Leaf::None, iters))),
+        Scenario::RpcMostlyCached(miss @ Miss::Timer) => {
+            host.run(timed(rpc_mostly_cached(rt, s.rpc_batch, miss, iters)))
+        }
         Scenario::AsyncTree(leaf @ Leaf::Memo(Miss::Channel)) => {
             let _one_user = backend_lock();
             host.run(with_backend(rt, async_tree(rt, s, leaf, iters)))
         }
-        // Not built yet: each needs brisk timers or sockets (see `Scenario::not_built`). To add
-        // one, give `Rt` the operation it needs and add its arm above.
-        Scenario::RpcMostlyCached(Miss::Timer)
-        | Scenario::AsyncTree(Leaf::Memo(Miss::Timer))
-        | Scenario::AsyncTree(Leaf::Io)
-        | Scenario::TcpEcho
-        | Scenario::TimerChurn => {
-            return Err(MeasureError::NotBuilt(
-                scenario.not_built().unwrap_or("not built"),
-            ))
+        Scenario::AsyncTree(leaf @ (Leaf::None | Leaf::Memo(Miss::Timer) | Leaf::Io)) => {
+            host.run(timed(async_tree(rt, s, leaf, iters)))
         }
+        Scenario::TcpEcho => host.run(tcp_echo(rt, s.tcp_conns, iters)),
+        Scenario::TimerChurn => host.run(timed(timer_churn(rt, s.timer_churn, iters))),
     };
     let want = expected(scenario, sizes, iters);
     if got != want {
@@ -402,7 +405,10 @@ pub fn expected(scenario: Scenario, sizes: &Sizes, iters: u64) -> u64 {
                 .map(|i| value_of(leaf_key(i)))
                 .fold(0u64, u64::wrapping_add),
         ),
-        Scenario::TcpEcho | Scenario::TimerChurn => 0,
+        Scenario::TcpEcho => (0..s.tcp_conns)
+            .flat_map(|c| (0..iters).map(move |i| tcp_word(c, i)))
+            .fold(0u64, u64::wrapping_add),
+        Scenario::TimerChurn => iters * s.timer_churn,
     }
 }
 
@@ -708,10 +714,16 @@ async fn with_backend<R: Rt, F: Future<Output = u64>>(rt: R, body: F) -> (Durati
     out
 }
 
-/// Looks `key` up in the cache; on a miss asks the backend and awaits its reply.
-async fn fetch(key: u64) -> u64 {
+/// Looks `key` up in the cache; on a miss asks the backend and awaits its reply
+/// ([`Miss::Channel`]), or waits `miss_wait` on the runtime's timer and computes the value
+/// ([`Miss::Timer`]).
+async fn fetch<R: Rt>(rt: R, key: u64, miss: Miss, miss_wait: Duration) -> u64 {
     if let Some(&v) = cache().get(&black_box(key)) {
         return v;
+    }
+    if miss == Miss::Timer {
+        rt.sleep(miss_wait).await;
+        return value_of(key);
     }
     let (reply, replied) = async_channel::bounded(1);
     backend()
@@ -722,22 +734,28 @@ async fn fetch(key: u64) -> u64 {
     replied.recv().await.expect("backend replies")
 }
 
+/// A sub-call of a request: `fetch` with the request's miss policy; a timer miss waits the
+/// key's value in µs (0-990 µs: misses are the keys divisible by 10 below 1,000).
+fn sub_call<R: Rt>(rt: R, key: u64, miss: Miss) -> impl Future<Output = u64> + Send + 'static {
+    fetch(rt, key, miss, Duration::from_micros(key % KEY_SPACE))
+}
+
 /// A request handler: three spawned sub-calls, awaited together.
-async fn handle_request<R: Rt>(rt: R, id: u64) -> u64 {
-    let a = rt.spawn(fetch(rpc_key(id, 0)));
-    let b = rt.spawn(fetch(rpc_key(id, 1)));
-    let c = rt.spawn(fetch(rpc_key(id, 2)));
+async fn handle_request<R: Rt>(rt: R, id: u64, miss: Miss) -> u64 {
+    let a = rt.spawn(sub_call(rt, rpc_key(id, 0), miss));
+    let b = rt.spawn(sub_call(rt, rpc_key(id, 1), miss));
+    let c = rt.spawn(sub_call(rt, rpc_key(id, 2), miss));
     a.await.wrapping_add(b.await).wrapping_add(c.await)
 }
 
 /// `rpc_mostly_cached`: per round `batch` concurrent requests (each a task), awaited in order.
-async fn rpc_mostly_cached<R: Rt>(rt: R, batch: u64, iters: u64) -> u64 {
+async fn rpc_mostly_cached<R: Rt>(rt: R, batch: u64, miss: Miss, iters: u64) -> u64 {
     let mut handles = Vec::with_capacity(batch as usize);
     let mut sum = 0u64;
     let mut next_id = 0u64;
     for _ in 0..iters {
         for _ in 0..batch {
-            handles.push(rt.spawn(handle_request(rt, next_id)));
+            handles.push(rt.spawn(handle_request(rt, next_id, miss)));
             next_id += 1;
         }
         for h in handles.drain(..) {
@@ -746,6 +764,10 @@ async fn rpc_mostly_cached<R: Rt>(rt: R, batch: u64, iters: u64) -> u64 {
     }
     sum
 }
+
+/// The timer a leaf of `async_tree_io` (every leaf) or `async_tree_memo_timer` (misses)
+/// awaits.
+const TREE_TIMER: Duration = Duration::from_millis(1);
 
 /// What every `async_tree` node needs to know (kept small: each node's future captures it).
 #[derive(Debug, Clone, Copy)]
@@ -771,7 +793,11 @@ fn tree_node<R: Rt>(
         if level == shape.depth {
             return match shape.leaf {
                 Leaf::None => black_box(index),
-                Leaf::Memo(_) | Leaf::Io => fetch(leaf_key(index)).await,
+                Leaf::Memo(miss) => fetch(rt, leaf_key(index), miss, TREE_TIMER).await,
+                Leaf::Io => {
+                    rt.sleep(TREE_TIMER).await;
+                    value_of(leaf_key(index))
+                }
             };
         }
         let fanout = u64::from(shape.fanout);
@@ -799,4 +825,147 @@ async fn async_tree<R: Rt>(rt: R, sizes: Sizes, leaf: Leaf, iters: u64) -> u64 {
         sum = sum.wrapping_add(rt.spawn(tree_node(rt, shape, 0, 0)).await);
     }
     sum
+}
+
+// ---------------------------------------------------------------------------------------------
+// timers and sockets
+
+/// How far away `timer_churn`'s sleeps are (plus up to 1,023 ms, spreading them over the
+/// wheels' slots): far enough never to fire during a measurement.
+const CHURN_DISTANCE: Duration = Duration::from_secs(60);
+
+/// Sleeps created between two yields in `timer_churn`: below tokio's and brisk's coop budget
+/// (128 operations per poll), so that every first poll really registers its timer instead of
+/// being refused by the budget.
+const CHURN_BATCH: u64 = 64;
+
+/// `timer_churn`: per round `n` sleeps, each created ~60 s away, polled once (it registers
+/// with the runtime's timer) and dropped (which cancels it). Returns the number of sleeps
+/// still pending after their first poll, i.e. all of them.
+async fn timer_churn<R: Rt>(rt: R, n: u64, iters: u64) -> u64 {
+    let mut pending = 0u64;
+    for _ in 0..iters {
+        let mut i = 0;
+        while i < n {
+            let end = (i + CHURN_BATCH).min(n);
+            for k in i..end {
+                let d = CHURN_DISTANCE + Duration::from_millis(k % 1024);
+                let mut sleep = std::pin::pin!(rt.sleep(d));
+                if futures_lite::future::poll_once(sleep.as_mut())
+                    .await
+                    .is_none()
+                {
+                    pending += 1;
+                }
+            }
+            i = end;
+            rt.yield_now().await;
+        }
+    }
+    pending
+}
+
+/// Bytes per `tcp_echo` message.
+pub const TCP_MESSAGE: usize = 1024;
+
+/// The word message `seq` of connection `conn` carries (and the checksum adds up).
+fn tcp_word(conn: u64, seq: u64) -> u64 {
+    mix((conn << 32) | seq)
+}
+
+/// Fills a message from its word: every 8 bytes carry `word + their index`.
+fn fill_message(buf: &mut [u8], word: u64) {
+    for (i, chunk) in buf.chunks_exact_mut(8).enumerate() {
+        chunk.copy_from_slice(&word.wrapping_add(i as u64).to_le_bytes());
+    }
+}
+
+/// The echo server's side of one connection: writes back whatever it reads until the client
+/// closes; returns the bytes echoed.
+async fn echo_serve<S: Conn>(mut stream: S) -> io::Result<u64> {
+    let mut buf = vec![0u8; 4 * TCP_MESSAGE];
+    let mut echoed = 0u64;
+    loop {
+        let n = stream.recv(&mut buf).await?;
+        if n == 0 {
+            return Ok(echoed);
+        }
+        stream.send_all(&buf[..n]).await?;
+        echoed += n as u64;
+    }
+}
+
+/// The client's side of one connection: `iters` round trips of one message each, every echo
+/// compared with what was sent; returns the sum of the messages' words.
+async fn echo_client<S: Conn>(mut stream: S, conn: u64, iters: u64) -> io::Result<u64> {
+    let mut out = vec![0u8; TCP_MESSAGE];
+    let mut back = vec![0u8; TCP_MESSAGE];
+    let mut sum = 0u64;
+    for seq in 0..iters {
+        let word = tcp_word(conn, seq);
+        fill_message(&mut out, word);
+        stream.send_all(&out).await?;
+        stream.recv_exact(&mut back).await?;
+        if back != out {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("connection {conn}, message {seq}: the echo differs"),
+            ));
+        }
+        sum = sum.wrapping_add(word);
+    }
+    Ok(sum)
+}
+
+/// `tcp_echo`: sets up `conns` loopback connections (an acceptor task spawns one echo task
+/// per accepted connection), then, timed, runs one client task per connection doing `iters`
+/// round trips; then closes the clients and checks every byte was echoed once. Setup and
+/// teardown are not timed. A socket error is reported on stderr and fails the check.
+async fn tcp_echo<R: Rt>(rt: R, conns: u64, iters: u64) -> (Duration, u64) {
+    let run = async move {
+        let (listener, addr) = rt.listen_local().await?;
+        let acceptor = rt.spawn(async move {
+            let mut servers = Vec::with_capacity(conns as usize);
+            for _ in 0..conns {
+                let stream = rt.accept(&listener).await?;
+                servers.push(rt.spawn(echo_serve(stream)));
+            }
+            io::Result::Ok(servers)
+        });
+        let mut streams = Vec::with_capacity(conns as usize);
+        for _ in 0..conns {
+            streams.push(rt.connect(addr).await?);
+        }
+        let servers = acceptor.await?;
+
+        let start = Instant::now();
+        let clients: Vec<_> = (0..conns)
+            .zip(streams)
+            .map(|(c, s)| rt.spawn(echo_client(s, c, iters)))
+            .collect();
+        let mut sum = 0u64;
+        for client in clients {
+            sum = sum.wrapping_add(client.await?);
+        }
+        let elapsed = start.elapsed();
+
+        let mut echoed = 0u64;
+        for server in servers {
+            echoed += server.await?;
+        }
+        let want = conns * iters * TCP_MESSAGE as u64;
+        if echoed != want {
+            return Err(io::Error::other(format!(
+                "the servers echoed {echoed} bytes, expected {want}"
+            )));
+        }
+        io::Result::Ok((elapsed, sum))
+    };
+    match run.await {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("brisk-benches: tcp_echo: {e}");
+            (Duration::ZERO, u64::MAX)
+        }
+    }
 }
