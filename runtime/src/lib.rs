@@ -27,14 +27,85 @@
 //! assert_eq!(rt.metrics().eager_completed(), 10);
 //! ```
 //!
+//! # Quick start
+//!
+//! `#[brisk::main]` builds a runtime and blocks on `async fn main`; `#[brisk::test]` does the
+//! same for a test. Inside, the API is the one you know from tokio: [`spawn`], [`time`], [`net`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use brisk::net::TcpListener;
+//!
+//! #[brisk::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let listener = TcpListener::bind("127.0.0.1:7000").await?;
+//!     loop {
+//!         let (mut stream, _) = listener.accept().await?;
+//!         brisk::spawn(async move {
+//!             let mut buf = [0u8; 1024];
+//!             // A client that stays silent for 10 s is dropped.
+//!             while let Ok(Ok(n)) =
+//!                 brisk::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await
+//!             {
+//!                 if n == 0 || stream.write_all(&buf[..n]).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         });
+//!     }
+//! }
+//! ```
+//!
+//! More in `runtime/examples/`: `echo_server`, `timeouts`, `group_fanout` ([`task::TaskGroup`]),
+//! and `http_server`, a hyper 1.x server with graceful shutdown on Ctrl-C through the
+//! `brisk-compat` crate (hyper's `Executor`, `Timer` and I/O traits on brisk, and tokio's
+//! `AsyncRead`/`AsyncWrite` behind its `tokio-io` feature).
+//!
 //! # The eager policy and its knobs
 //!
-//! - [`Builder::eager_budget`]: inline polls per tick (one poll of a queued task). Bounds how
-//!   long eager work can delay queued work (default 128).
+//! A spawn on a worker (or inside [`Runtime::block_on`]) is polled inline when the policy asks
+//! for it, the tick's budget is not spent and the nesting depth allows it. A *tick* is one poll of
+//! a task taken from a queue; the budget resets at each tick.
+//!
+//! - [`Builder::eager_budget`]: inline polls per tick (default 128). Bounds how long eager work
+//!   can delay queued work. 0 turns eager spawning off.
 //! - [`Builder::eager_depth`]: maximum inline nesting (default 16), so recursive spawning never
-//!   overflows the stack.
+//!   overflows the stack; deeper spawns are queued.
 //! - [`Builder::spawn_policy`]: [`SpawnPolicy::Eager`] (default) or [`SpawnPolicy::Lazy`]
 //!   (queue every spawn, as tokio does), and per call [`spawn_eager`] / [`spawn_lazy`].
+//! - Awaiting the [`JoinHandle`] of a task that is queued but not started claims it and polls it
+//!   inline, under the same limits (await-inlining, `Eager` only).
+//! - [`Builder::global_queue_interval`] and [`Builder::event_interval`] (default 61 each): how
+//!   often a busy worker still looks at the shared queue and at I/O and timers.
+//! - [`RuntimeMetrics`] counts what happened: `eager_completed`, `eager_suspended`,
+//!   `eager_deferred`, `await_inlined`, `steals`.
+//!
+//! **When to use `Lazy`** (for one call with [`spawn_lazy`], or for the runtime):
+//! - the parent holds a `std::sync::Mutex`/`RwLock` guard across `spawn` and the child takes the
+//!   same lock (eager: deadlock; see *Migrating from tokio*);
+//! - the parent sets state *after* `spawn` that the child's first step must see;
+//! - the children are CPU-heavy and ready at once: eager runs them one after another on the
+//!   spawning worker (up to the budget) where queued tasks would be stolen by idle workers and
+//!   run in parallel (or use [`task::spawn_blocking`] for blocking work);
+//! - you want to measure: `Eager` against `Lazy` is one builder call, and the benchmarks report
+//!   both.
+//!
+//! # Fairness bounds
+//!
+//! Eager work jumps the queue; these bounds limit the jump. Each is a property test on a
+//! scheduling trace of the real scheduler (`tests/tests/fairness.rs`, feature `trace`).
+//!
+//! | | bound |
+//! |---|---|
+//! | F1 depth | the inline nesting depth never exceeds `eager_depth` |
+//! | F2 budget | between two queue pops on a worker there are at most `eager_budget` inline polls |
+//! | F3 local delay | a task queued behind k others on a worker is polled after at most k·(1 + `eager_budget`) + c polls of other tasks |
+//! | F4 injector | a worker with local work still takes from the injector at least every `global_queue_interval` ticks |
+//! | F5 liveness | every spawned task completes or is cancelled, every `JoinHandle` resolves, no wake-up is lost |
+//! | F6 equivalence | a deterministic program gives the same results under `Eager` and `Lazy` |
+//! | F7 cooperation | a task looping on always-ready I/O, timers or inline children yields after the coop budget; inline polls spend the same budget |
+//! | F8 parallelism | an inline poll cannot be stolen, so once the budget is spent children go to the deque, where idle workers steal them |
 //!
 //! # Migrating from tokio
 //!
@@ -44,6 +115,25 @@
 //!   same mutex deadlocks: drop the guard before spawning, or use [`spawn_lazy`];
 //! - setting state *after* `spawn` that the child should see on its first step: the child has
 //!   already taken that step. Set the state first, or use [`spawn_lazy`].
+//!
+//! Names, tokio → brisk:
+//!
+//! | tokio | brisk |
+//! |---|---|
+//! | `#[tokio::main]`, `#[tokio::test]` | [`#[brisk::main]`](main), [`#[brisk::test]`](test) |
+//! | `runtime::Runtime::new`, `runtime::Builder::new_multi_thread` | [`Runtime::new`], [`Runtime::builder`] / [`Builder::new`] |
+//! | `Builder::{worker_threads, thread_name, max_blocking_threads, thread_keep_alive}` | the same names on [`Builder`] |
+//! | `Runtime::{block_on, spawn, handle, enter}`, `Handle::{current, try_current, spawn, enter}` | the same on [`Runtime`] and [`Handle`] |
+//! | `tokio::spawn` | [`spawn`] (eager); [`spawn_lazy`] behaves like `tokio::spawn` |
+//! | `task::{JoinHandle, JoinError, AbortHandle, yield_now, id}` | [`task::JoinHandle`], [`task::JoinError`], [`task::AbortHandle`], [`task::yield_now`], [`task::id`] |
+//! | `task::spawn_blocking` | [`task::spawn_blocking`] |
+//! | `task::JoinSet` | [`task::TaskGroup`] (children start eagerly; `join_next`, `join_all`, `abort_all`) |
+//! | `time::{sleep, sleep_until, timeout, interval, interval_at, Sleep, Interval}` | [`time::sleep`], [`time::sleep_until`], [`time::timeout`], [`time::interval`], [`time::interval_at`], [`time::Sleep`] (`Unpin`: `reset` without pinning), [`time::Interval`] |
+//! | `time::Instant`, `time::error::Elapsed` | [`time::Instant`] (= `std::time::Instant`), [`time::error::Elapsed`] |
+//! | `net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream}` | [`net::TcpListener`], [`net::TcpStream`], [`net::UdpSocket`], [`net::UnixListener`], [`net::UnixStream`], with `split`/`into_split` |
+//! | `io::{AsyncRead, AsyncWrite}` | the streams implement `futures_io`'s traits ([`io::AsyncRead`], [`io::AsyncWrite`]) and, with the `tokio-io` feature of `brisk-io` or `brisk-compat`, tokio's |
+//! | `hyper_util::rt::{TokioExecutor, TokioTimer, TokioIo}` | `brisk_compat::hyper::{BriskExecutor, BriskTimer, BriskIo}` |
+//! | `tokio::sync`, `tokio::select!` | not provided: runtime-agnostic crates work on brisk (`async-channel`, `async-lock`, `futures`' channels and `select!`) |
 
 #![warn(missing_docs)]
 
