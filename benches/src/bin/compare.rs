@@ -46,7 +46,7 @@ struct Args {
 const USAGE: &str = "usage: compare [--quick] [--filter SUBSTR] [--workers N] [--reps N] \
                      [--sample-ms MS] [--json PATH]
 
-  --quick          about 20 s: 5 repetitions of 60 ms samples (default: 7 of 150 ms, about 75 s)
+  --quick          about 25 s: 5 repetitions of 60 ms samples (default: 7 of 150 ms, 70-90 s)
   --filter SUBSTR  only scenarios whose name contains SUBSTR (direct_await is added when
                    spawn_ready_await is selected, for the ratio)
   --workers N      worker threads of every runtime (default 2)

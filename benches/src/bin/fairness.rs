@@ -237,6 +237,36 @@ fn main() -> ExitCode {
             );
         }
     }
+    // The storm's p99 and max, brisk-eager against the others.
+    let storm_q = |kind: RuntimeKind, q: f64| {
+        let i = args.runtimes.iter().position(|k| *k == kind)?;
+        let mut sorted = rows[i][1].lateness.clone();
+        sorted.sort_unstable();
+        Some(quantile(&sorted, q).as_secs_f64())
+    };
+    let mut ratios = Vec::new();
+    for other in [
+        RuntimeKind::BriskLazy,
+        RuntimeKind::Tokio,
+        RuntimeKind::AsyncExecutor,
+    ] {
+        let (Some(e99), Some(o99), Some(emax), Some(omax)) = (
+            storm_q(RuntimeKind::BriskEager, 0.99),
+            storm_q(other, 0.99),
+            storm_q(RuntimeKind::BriskEager, 1.0),
+            storm_q(other, 1.0),
+        ) else {
+            continue;
+        };
+        ratios.push(format!(
+            "brisk-eager/{other} p99 {:.2}, max {:.2}",
+            e99 / o99.max(1e-9),
+            emax / omax.max(1e-9)
+        ));
+    }
+    if !ratios.is_empty() {
+        let _ = writeln!(out, "\nStorm lateness ratios: {}.", ratios.join("; "));
+    }
     print!("{out}");
     ExitCode::SUCCESS
 }
