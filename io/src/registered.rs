@@ -122,6 +122,34 @@ impl<S: Source> Registered<S> {
         }
     }
 
+    /// Like [`poll_io`](Self::poll_io) for a read on a stream into a buffer of `len` bytes: a
+    /// short read (`0 < n < len`) drained the socket, so the read readiness is cleared right
+    /// away (unless a newer event arrived, or the peer hung up) instead of costing one more
+    /// `read` that would return `WouldBlock`.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        ready!(coop::poll_proceed(cx));
+        loop {
+            let event = ready!(self.poll_ready_unbudgeted(Direction::Read, cx))?;
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(n) if n > 0 && n < len => {
+                    // A hang-up or error stays visible: the next read must see it at once.
+                    if !event.is_read_closed() && !event.is_error() {
+                        self.clear_readiness(event);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
     /// Deregisters the source and returns it.
     pub fn into_inner(mut self) -> io::Result<S> {
         let mut source = self

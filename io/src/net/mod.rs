@@ -125,7 +125,8 @@ pub(crate) fn poll_read<S: StreamSource>(
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<io::Result<usize>> {
-    io.poll_io(Direction::Read, cx, || io.get_ref().read_nb(&mut *buf))
+    let len = buf.len();
+    io.poll_read_stream(cx, len, || io.get_ref().read_nb(&mut *buf))
 }
 
 pub(crate) fn poll_read_vectored<S: StreamSource>(
