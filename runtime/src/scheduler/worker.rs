@@ -19,6 +19,10 @@ use crate::task::harness;
 use crate::task::raw::TaskRef;
 use crate::trace::{self, Source};
 
+/// Rounds of exponential busy-waiting (crossbeam `Backoff::spin`, up to 64 pauses a round)
+/// before a worker out of work parks: a few microseconds.
+const SPIN_ROUNDS: u32 = 10;
+
 /// One worker thread's own state.
 struct Core {
     index: usize,
@@ -119,12 +123,14 @@ impl Core {
         // Spin briefly first: new work (a reply, a remote spawn) often arrives within
         // microseconds, and a park/unpark pair costs two system calls. A searcher that spins
         // also keeps new work from waking a sleeper for nothing.
+        // Busy-wait only (no `sched_yield`): on a machine with few cores a yield can hand the
+        // core away for a whole time slice.
         let backoff = Backoff::new();
-        while !backoff.is_completed() {
+        for _ in 0..SPIN_ROUNDS {
             if shared.has_visible_work() || shared.is_shutdown() {
                 return;
             }
-            backoff.snooze();
+            backoff.spin();
         }
         let was_searching = std::mem::take(&mut self.searching);
         let last_searcher = shared.idle.transition_to_parked(self.index, was_searching);
