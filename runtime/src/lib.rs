@@ -100,7 +100,7 @@
 //! |---|---|
 //! | F1 depth | the inline nesting depth never exceeds `eager_depth` |
 //! | F2 budget | between two queue pops on a worker there are at most `eager_budget` inline polls |
-//! | F3 local delay | a task queued behind k others on a worker is polled after at most k·(1 + `eager_budget`) + c polls of other tasks |
+//! | F3 local delay | a task queued behind k others on a worker is polled after at most k·(1 + `eager_budget`) + c polls of other tasks, c = `eager_budget` (the rest of the tick it was queued in) |
 //! | F4 injector | a worker with local work still takes from the injector at least every `global_queue_interval` ticks |
 //! | F5 liveness | every spawned task completes or is cancelled, every `JoinHandle` resolves, no wake-up is lost |
 //! | F6 equivalence | a deterministic program gives the same results under `Eager` and `Lazy` |
