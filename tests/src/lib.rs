@@ -1,7 +1,9 @@
 //! Shared helpers for brisk's integration tests: tiny synchronization futures written against
 //! `std` only, so the tests depend on nothing but the runtime under test.
 
+mod loom;
 pub mod program;
+pub mod reliability;
 
 use std::future::Future;
 use std::pin::Pin;
