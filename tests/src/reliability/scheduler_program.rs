@@ -426,7 +426,7 @@ fn run_inner(program: &FuzzProgram) {
                 let payload = e.into_panic();
                 let msg = payload.downcast_ref::<String>().map_or("", String::as_str);
                 assert!(
-                    msg.starts_with("child task failed: JoinError::Cancelled"),
+                    is_shutdown_cancellation(msg),
                     "outliving root {i} panicked: {msg}"
                 );
             }
@@ -434,6 +434,13 @@ fn run_inner(program: &FuzzProgram) {
             Poll::Pending => panic!("outliving handle {i} pending after the runtime's drop"),
         }
     }
+}
+
+/// True for the panic message of a task tree that saw a child cancelled by the shutdown:
+/// `crate::program`'s "child task failed" on a cancellation, or on a child that itself failed
+/// that way (the cascade up the tree).
+fn is_shutdown_cancellation(msg: &str) -> bool {
+    msg.starts_with("child task failed: JoinError::") && msg.contains("JoinError::Cancelled")
 }
 
 /// Set while a runtime of [`run`] shuts down.
@@ -456,7 +463,7 @@ pub fn tolerate_shutdown_cancellations() {
                 .downcast_ref::<String>()
                 .map(String::as_str)
                 .unwrap_or("");
-            let expected = msg.starts_with("child task failed: JoinError::Cancelled");
+            let expected = is_shutdown_cancellation(msg);
             if !(expected && SHUTTING_DOWN.load(SeqCst)) {
                 previous(info);
             }
