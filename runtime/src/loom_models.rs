@@ -20,6 +20,12 @@
 //! reference count reached zero (use after free) fail as causality violations. If the harness
 //! changes, these transcriptions must follow it (each names the function it mirrors).
 //!
+//! `Sim::owned` stands for the owner reference wherever it lives: implicit with the task
+//! until its first suspension, then in the runtime's owned list. Completion releases it either
+//! way, and shutdown cancels through it (the runtime reaches a queued task through its queue
+//! entry instead, which is the same transition on the state word). Registration itself (and a
+//! registration refused by a closing runtime) is not modelled.
+//!
 //! The parker model runs the real `Parker` on its condvar path (the driver path sleeps in a
 //! mio reactor, which loom cannot model; each model holds the driver lock so that `park`
 //! takes the condvar path).
