@@ -140,6 +140,9 @@
 mod blocking;
 mod builder;
 mod coop;
+mod loom;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod metrics;
 mod runtime;
 mod scheduler;

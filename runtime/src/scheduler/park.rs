@@ -8,8 +8,8 @@
 //!   notification sent before, during or after the park is never lost.
 //! - At most one worker holds the driver (a `try_lock`); nobody ever blocks waiting for it.
 
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Shared;

@@ -14,7 +14,7 @@
 //!   inline poller or by the runtime's owned-task list until completion), every queue entry and
 //!   every `Waker`. The task is freed when it drops to zero.
 
-use std::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 
 /// The future is being polled or cancelled.
 pub(crate) const RUNNING: usize = 1 << 0;
