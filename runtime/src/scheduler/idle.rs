@@ -10,8 +10,8 @@
 //!   worker updates `state` (SeqCst), and the last searcher to park re-checks every queue.
 //!   One of the two sees the other.
 
-use std::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
-use std::sync::Mutex;
+use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::{Mutex, MutexGuard};
 
 const UNPARKED_ONE: usize = 1 << 16;
 const SEARCHING_MASK: usize = UNPARKED_ONE - 1;
@@ -106,7 +106,7 @@ impl Idle {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -182,12 +182,17 @@ impl State {
         }
     }
 
-    /// Runtime shutdown: takes `RUNNING` to cancel the task unless it is running or complete.
+    /// Runtime shutdown: takes `RUNNING` to cancel the task unless it is complete; a task being
+    /// polled right now is marked `CANCELLED` for its poller.
     /// Ignores `NOTIFIED`: at shutdown no worker will pop the entry any more.
     pub(crate) fn transition_to_shutdown(&self) -> bool {
         self.update(|s| {
-            if s.has(RUNNING | COMPLETE) {
+            if s.has(COMPLETE) {
                 (None, false)
+            } else if s.has(RUNNING) {
+                // Being polled by a worker that outlived shutdown_timeout: its poller cancels
+                // it when the poll returns Pending (found by the task_state fuzzer).
+                (Some(s.0 | CANCELLED), false)
             } else {
                 (Some(s.0 | RUNNING | CANCELLED), true)
             }
@@ -211,8 +216,13 @@ impl State {
     /// `Waker::wake_by_ref`.
     pub(crate) fn wake_by_ref(&self) -> OnWake {
         self.update(|s| {
-            if s.has(COMPLETE | NOTIFIED) {
+            if s.has(COMPLETE) {
                 (None, OnWake::Nothing)
+            } else if s.has(NOTIFIED) {
+                // Write the word unchanged: the release makes what the waker published visible
+                // to the poll that consumes NOTIFIED (without it, a store-buffering race can
+                // make that poll miss it and return Pending for good; found by loom).
+                (Some(s.0), OnWake::Nothing)
             } else if s.has(RUNNING) {
                 (Some(s.0 | NOTIFIED), OnWake::Nothing)
             } else {
