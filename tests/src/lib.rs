@@ -128,3 +128,35 @@ pub fn on_worker<T: Send + 'static>(
     rx.recv()
         .expect("the task on the worker panicked or was cancelled")
 }
+
+/// A future wrapper that counts live futures in `live`: +1 when made, -1 when dropped, so a
+/// test can check that every future was dropped, not only that its memory was freed.
+#[derive(Debug)]
+pub struct Counted<F> {
+    future: Pin<Box<F>>,
+    live: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<F: Future> Counted<F> {
+    /// Wraps `future`, counting it in `live`.
+    pub fn new(future: F, live: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Counted {
+            future: Box::pin(future),
+            live: live.clone(),
+        }
+    }
+}
+
+impl<F: Future> Future for Counted<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.future.as_mut().poll(cx)
+    }
+}
+
+impl<F> Drop for Counted<F> {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}

@@ -14,16 +14,15 @@
 //! One `#[test]` runs every scenario in turn (tests running in parallel would blur the count),
 //! then leaks a task on purpose to show that the check sees it.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Once};
-use std::task::{Context, Poll, Waker};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use brisk::{JoinHandle, Runtime, SpawnPolicy};
 use brisk_tests::reliability::alloc::{self, CountingAlloc};
 use brisk_tests::reliability::{wait_outside, with_abort_watchdog};
+use brisk_tests::Counted;
 use brisk_tests::Flag;
 
 #[global_allocator]
@@ -35,36 +34,6 @@ fn rt(workers: usize, policy: SpawnPolicy) -> Runtime {
         .spawn_policy(policy)
         .build()
         .unwrap()
-}
-
-/// Counts futures alive (+1 made, -1 dropped), so a scenario can also check that every
-/// future was dropped, not only that its memory was freed.
-struct Counted<F> {
-    future: Pin<Box<F>>,
-    live: Arc<AtomicUsize>,
-}
-
-impl<F: Future> Counted<F> {
-    fn new(future: F, live: &Arc<AtomicUsize>) -> Self {
-        live.fetch_add(1, SeqCst);
-        Counted {
-            future: Box::pin(future),
-            live: live.clone(),
-        }
-    }
-}
-
-impl<F: Future> Future for Counted<F> {
-    type Output = F::Output;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.future.as_mut().poll(cx)
-    }
-}
-
-impl<F> Drop for Counted<F> {
-    fn drop(&mut self) {
-        self.live.fetch_sub(1, SeqCst);
-    }
 }
 
 /// Waits for every handle from a plain thread (the runtime may be gone): each must resolve,

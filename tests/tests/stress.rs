@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use brisk::{Runtime, SpawnPolicy};
 use brisk_tests::reliability::wait_outside;
+use brisk_tests::Counted;
 use brisk_tests::{with_watchdog, Flag};
 
 /// Generous: the bounded instances take well under a second each in a debug build.
@@ -38,35 +39,6 @@ fn rng(seed: u64) -> impl FnMut() -> u64 {
         x ^= x << 25;
         x ^= x >> 27;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
-/// Counts futures alive: +1 when made, -1 when dropped.
-struct Counted<F> {
-    future: Pin<Box<F>>,
-    live: Arc<AtomicUsize>,
-}
-
-impl<F: Future> Counted<F> {
-    fn new(future: F, live: &Arc<AtomicUsize>) -> Self {
-        live.fetch_add(1, SeqCst);
-        Counted {
-            future: Box::pin(future),
-            live: live.clone(),
-        }
-    }
-}
-
-impl<F: Future> Future for Counted<F> {
-    type Output = F::Output;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        self.future.as_mut().poll(cx)
-    }
-}
-
-impl<F> Drop for Counted<F> {
-    fn drop(&mut self) {
-        self.live.fetch_sub(1, SeqCst);
     }
 }
 
