@@ -152,11 +152,13 @@ impl Waiters {
         }
     }
 
-    /// Wakes every waker; returns how many there were.
+    /// Wakes every waker; returns how many there were. A waker is user code: one that panics
+    /// is skipped (its panic discarded) so that it cannot unwind into the thread turning the
+    /// reactor (a runtime worker) nor keep the other wakers from being woken.
     fn wake_all(self) -> usize {
         let mut woken = 0;
         for waker in self.first.into_iter().chain(self.rest) {
-            waker.wake();
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || waker.wake()));
             woken += 1;
         }
         woken

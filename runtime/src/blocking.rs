@@ -44,6 +44,7 @@ use crate::runtime::Handle;
 use crate::scheduler::context::{self, Context};
 use crate::scheduler::eager::{self, Mode};
 use crate::scheduler::Shared;
+use crate::task::Id;
 use crate::task::JoinHandle;
 
 /// Runs the blocking closure `f` on the runtime's blocking pool and returns a [`JoinHandle`]
@@ -89,13 +90,12 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let shared = context::with_current(|ctx| match ctx {
-        Some(ctx) => ctx.shared().clone(),
-        None => panic!(
+    let Some(shared) = context::with_current(|ctx| ctx.map(|c| c.shared().clone())) else {
+        panic!(
             "brisk::task::spawn_blocking must be called from within a brisk runtime; use \
              `Handle::spawn_blocking` from other threads"
-        ),
-    });
+        )
+    };
     spawn_blocking_on(&shared, f)
 }
 
@@ -105,7 +105,10 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    // The id first, so that `task::id()` inside the closure is the waiting task's.
+    let id = Id::next();
     let cell = Arc::new(BlockingCell {
+        id,
         inner: Mutex::new(CellInner {
             stage: Stage::Queued(f),
             waker: None,
@@ -116,7 +119,7 @@ where
         // Shutting down: the closure never runs, and the runtime cancels the task below.
         job.cancel();
     }
-    eager::spawn_on(shared, Receiver { cell }, Mode::Eager)
+    eager::spawn_on(shared, id, Receiver { cell }, Mode::Eager)
 }
 
 /// A queued closure, type-erased for the pool.
@@ -129,6 +132,8 @@ trait Job: Send + Sync {
 
 /// The closure, then its result, shared by the pool and the waiting task.
 struct BlockingCell<F, R> {
+    /// The id of the task that waits for the result.
+    id: Id,
     inner: Mutex<CellInner<F, R>>,
 }
 
@@ -174,14 +179,18 @@ where
                 }
             }
         };
-        let result = catch_unwind(AssertUnwindSafe(f));
+        let result = {
+            let _task = crate::task::enter_task(self.id);
+            catch_unwind(AssertUnwindSafe(f))
+        };
         let waker = {
             let mut inner = self.lock();
             inner.stage = Stage::Done(result);
             inner.waker.take()
         };
         if let Some(waker) = waker {
-            waker.wake();
+            // User code: a panicking waker must not kill the pool thread.
+            let _ = catch_unwind(AssertUnwindSafe(move || waker.wake()));
         }
     }
 
@@ -406,10 +415,8 @@ fn run(inner: Arc<PoolInner>, handle: Handle) {
     // Dropped last: the thread counts as gone only once it released the runtime.
     let _count = ThreadGuard(inner.clone());
     CURRENT_POOL.with(|p| p.set(Arc::as_ptr(&inner)));
-    let _io = handle.shared.io.enter();
     // No tick is ever started here, so the eager budget stays 0: spawns are queued.
-    let ctx = Context::new_blocking(handle);
-    let _enter = context::enter(&ctx);
+    let _enter = context::enter(Context::new_blocking(handle));
     work(&inner);
 }
 

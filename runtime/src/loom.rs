@@ -27,6 +27,39 @@ pub(crate) mod sync {
 #[allow(unused_imports)]
 pub(crate) use std::thread;
 
+/// `UnsafeCell` with loom's access API: `with` for reads, `with_mut` for writes. In a normal
+/// build the closures get `std`'s raw pointer (no cost); under loom every access is checked
+/// against concurrent ones (a double poll, a poll racing a cancel, a read of freed state).
+#[cfg(not(loom))]
+pub(crate) mod cell {
+    /// See the module doc.
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> UnsafeCell<T> {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Reads through the pointer `f` gets (the caller upholds the aliasing rules).
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Writes through the pointer `f` gets (the caller upholds the aliasing rules).
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+#[cfg(loom)]
+pub(crate) mod cell {
+    pub(crate) use loom::cell::UnsafeCell;
+}
+
 #[cfg(loom)]
 #[allow(unused_imports)]
 pub(crate) mod sync {

@@ -151,6 +151,9 @@ impl Runtime {
     /// };
     /// assert_eq!(rt.block_on(handle).unwrap(), 3);
     /// ```
+    ///
+    /// # Panics
+    /// When guards are dropped out of order (see [`Handle::enter`]).
     pub fn enter(&self) -> EnterGuard {
         self.handle.enter()
     }
@@ -267,7 +270,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        eager::spawn_on(&self.shared, future, Mode::Policy)
+        eager::spawn_on(&self.shared, crate::task::Id::next(), future, Mode::Policy)
     }
 
     /// Runs the blocking closure `f` on this runtime's blocking pool, from any thread (see
@@ -291,14 +294,14 @@ impl Handle {
 
     /// Enters the runtime's context on the current thread until the guard drops (see
     /// [`Runtime::enter`]).
+    ///
+    /// # Panics
+    /// Guards must be dropped in the reverse order of their creation, on the thread that
+    /// created them, and must not outlive the `block_on` call or task that created them:
+    /// dropping one out of order panics ("EnterGuard values dropped out of order").
     pub fn enter(&self) -> EnterGuard {
-        let ctx = Box::new(Context::new_blocking(self.clone()));
-        let io = self.shared.io.enter();
-        let ctx_guard = context::enter(&ctx);
         EnterGuard {
-            _ctx_guard: ctx_guard,
-            _ctx: ctx,
-            _io: io,
+            _guard: context::enter(Context::new_blocking(self.clone())),
         }
     }
 
@@ -317,12 +320,11 @@ impl fmt::Debug for Handle {
 }
 
 /// The guard of [`Runtime::enter`] and [`Handle::enter`]: leaves the runtime's context when
-/// dropped (on the thread that entered it; the guard is not `Send`).
+/// dropped (on the thread that entered it; the guard is not `Send`). Guards must be dropped in
+/// the reverse order of their creation.
+#[must_use = "the runtime's context is left when the guard drops"]
 pub struct EnterGuard {
-    // Field order is drop order: restore the previous context before freeing this one.
-    _ctx_guard: context::EnterGuard,
-    _ctx: Box<Context>,
-    _io: brisk_io::EnterGuard,
+    _guard: context::EnterGuard,
 }
 
 impl fmt::Debug for EnterGuard {
@@ -367,9 +369,8 @@ fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
              Await the future instead."
         );
     }
-    let _io = handle.shared.io.enter();
-    let ctx = Context::new(handle.clone(), None, None);
-    let _enter = context::enter(&ctx);
+    let enter = context::enter(Context::new(handle.clone(), None, None));
+    let ctx = enter.context();
     let _reset = ResetBudget;
     let thread_waker = Arc::new(ThreadWaker {
         thread: thread::current(),
@@ -382,6 +383,7 @@ fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
         ctx.start_tick();
         ctx.count(|m| &m.polls);
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            enter.check_in_order();
             return out;
         }
         while !thread_waker.notified.swap(false, Ordering::Acquire) {

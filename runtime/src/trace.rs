@@ -174,18 +174,24 @@ macro_rules! hook {
 hook!(
     /// A spawn (`inline`: polled now).
     fn spawn(task: Id, inline: bool) => imp::Event::Spawn {
-        parent: crate::scheduler::context::current_task(),
+        parent: crate::task::try_id(),
         task,
         inline,
     }
 );
 hook!(
     /// An inline poll starts.
-    fn inline_poll_start(task: Id, depth: u32) => imp::Event::InlinePollStart { task, depth }
+    fn inline_poll_start(task: Id) => imp::Event::InlinePollStart {
+        task,
+        depth: crate::scheduler::context::inline_depth(),
+    }
 );
 hook!(
     /// An inline poll ends.
-    fn inline_poll_end(task: Id, depth: u32) => imp::Event::InlinePollEnd { task, depth }
+    fn inline_poll_end(task: Id) => imp::Event::InlinePollEnd {
+        task,
+        depth: crate::scheduler::context::inline_depth(),
+    }
 );
 hook!(
     /// A queue pop (a tick).

@@ -1,17 +1,26 @@
-//! The per-thread scheduler context: which runtime this thread serves, its local queue (on
-//! workers), and the eager policy's per-tick counters.
+//! The per-thread runtime context: which runtime this thread serves (its scheduler, I/O and
+//! timers, all reached through one [`Handle`]), its local queue (on workers), and the eager
+//! policy's per-tick counters.
 //!
 //! Invariants:
-//! - A context is set only on worker threads (for their whole life) and on threads inside
-//!   `block_on` (for the call); it lives on that thread's stack and the thread-local pointer is
-//!   cleared before it is dropped.
+//! - A thread's contexts form a stack owned by the thread (`STACK`); `CURRENT` caches a pointer
+//!   to the top one. A context stays alive while it is on the stack, and `with_current` holds
+//!   its own count on the context for the duration of the call, so no safe code (guards dropped
+//!   in any order, leaked out of `block_on`, or forgotten) can leave `CURRENT` dangling. When
+//!   the thread's stack is destroyed at thread exit it clears `CURRENT` first.
+//! - Entering returns a `#[must_use]` [`EnterGuard`]; guards must drop in the reverse order of
+//!   their creation. A guard dropped out of order removes its own context (wherever it is on
+//!   the stack) and then panics with a clear message, unless the thread is already panicking.
+//! - A context that runs tasks (a worker, or `block_on`) is never entered on top of another
+//!   one that runs tasks: `block_on` checks [`runs_tasks`] first.
 //! - `eager_left` and `depth` are reset at each tick (one poll of a task taken from a queue, or
 //!   one poll of the `block_on` future); they are only read and written by their own thread.
-//! - The current task id is set around every poll and restored after, so during an eager
-//!   inline poll it is the child's and then the parent's again.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ptr;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crossbeam_deque::Worker;
@@ -19,12 +28,11 @@ use crossbeam_deque::Worker;
 use super::Shared;
 use crate::runtime::Handle;
 use crate::task::raw::TaskRef;
-use crate::task::Id;
 
-/// The scheduler state of one thread that runs tasks.
+/// The runtime state of one thread.
 pub(crate) struct Context {
     pub(crate) handle: Handle,
-    /// The worker index, or `None` on a `block_on` thread.
+    /// The worker index, or `None` on a `block_on` thread (or one that runs no tasks).
     pub(crate) worker: Option<usize>,
     /// The local run queue (workers only).
     pub(crate) local: Option<Worker<TaskRef>>,
@@ -35,13 +43,30 @@ pub(crate) struct Context {
     /// Ticks so far on this thread.
     pub(crate) tick: Cell<u64>,
     /// A thread that knows its runtime but runs none of its tasks: a `spawn_blocking` thread,
-    /// or one inside `Runtime::enter`. Spawns from it are queued, and `block_on` may start there.
+    /// or one inside `Runtime::enter`. Spawns from it are queued, and `block_on` may start there
+    /// (unless a context below it on the stack runs tasks).
     pub(crate) blocking: bool,
 }
 
+/// The thread's stack of entered contexts. Clears `CURRENT` when destroyed (thread exit).
+struct Stack {
+    contexts: RefCell<Vec<Rc<Context>>>,
+    /// How many contexts on the stack run tasks.
+    running: Cell<usize>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.set(ptr::null()));
+    }
+}
+
 thread_local! {
+    /// The top of `STACK` (null if empty). No destructor, so readable during thread exit.
     static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
-    static TASK: Cell<Option<Id>> = const { Cell::new(None) };
+    static STACK: Stack = const {
+        Stack { contexts: RefCell::new(Vec::new()), running: Cell::new(0) }
+    };
 }
 
 impl Context {
@@ -103,15 +128,9 @@ impl Context {
 }
 
 /// One level of inline nesting; dropping it returns to the parent's depth.
+#[must_use]
 pub(crate) struct InlineSlot<'a> {
     depth: &'a Cell<u32>,
-}
-
-impl InlineSlot<'_> {
-    /// The nesting depth of the inline poll this slot allows (1 for a child of a queued task).
-    pub(crate) fn depth(&self) -> u32 {
-        self.depth.get()
-    }
 }
 
 impl Drop for InlineSlot<'_> {
@@ -120,36 +139,104 @@ impl Drop for InlineSlot<'_> {
     }
 }
 
-/// Makes `ctx` this thread's context until the guard drops.
-pub(crate) fn enter(ctx: &Context) -> EnterGuard {
-    let prev = CURRENT.with(|c| c.replace(ctx as *const Context));
-    EnterGuard { prev }
+/// Makes `ctx` this thread's context (and its runtime's reactor the current one) until the
+/// guard drops.
+pub(crate) fn enter(ctx: Context) -> EnterGuard {
+    let io = ctx.shared().io.enter();
+    let ctx = Rc::new(ctx);
+    STACK.with(|s| {
+        s.contexts.borrow_mut().push(ctx.clone());
+        if !ctx.blocking {
+            s.running.set(s.running.get() + 1);
+        }
+    });
+    CURRENT.with(|c| c.set(Rc::as_ptr(&ctx)));
+    EnterGuard {
+        ctx,
+        _io: io,
+        _not_send: PhantomData,
+    }
 }
 
-/// Restores the previous context.
+/// Leaves the context entered by [`enter`] when dropped (on the thread that entered it).
+#[must_use = "the context is left when the guard drops"]
 pub(crate) struct EnterGuard {
-    prev: *const Context,
+    ctx: Rc<Context>,
+    _io: brisk_io::EnterGuard,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl EnterGuard {
+    /// The entered context.
+    pub(crate) fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Panics (out of order) unless this guard's context is the current one. `block_on`
+    /// checks this before it returns its output, so that a guard leaked in that output is
+    /// dropped while the panic unwinds (Rust leaks a return value whose function panics in a
+    /// destructor on the way out).
+    pub(crate) fn check_in_order(&self) {
+        if CURRENT.try_with(Cell::get).unwrap_or(ptr::null()) != Rc::as_ptr(&self.ctx) {
+            out_of_order();
+        }
+    }
+}
+
+#[cold]
+#[track_caller]
+fn out_of_order() -> ! {
+    panic!(
+        "brisk: EnterGuard values dropped out of order. Guards returned by `Runtime::enter` and \
+         `Handle::enter` must be dropped in the reverse order of their creation, and must not \
+         outlive the `block_on` call or task that created them"
+    )
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.prev));
+        let in_order = STACK
+            .try_with(|s| {
+                let mut contexts = s.contexts.borrow_mut();
+                let at = contexts.iter().rposition(|c| Rc::ptr_eq(c, &self.ctx));
+                let in_order = at.is_some_and(|i| i + 1 == contexts.len());
+                if let Some(i) = at {
+                    contexts.remove(i);
+                    if !self.ctx.blocking {
+                        s.running.set(s.running.get() - 1);
+                    }
+                }
+                let top = contexts.last().map_or(ptr::null(), Rc::as_ptr);
+                let _ = CURRENT.try_with(|c| c.set(top));
+                in_order
+            })
+            .unwrap_or(true);
+        if !in_order && !std::thread::panicking() {
+            out_of_order();
+        }
     }
 }
 
 /// Runs `f` with this thread's context, if any.
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    CURRENT.with(|c| {
-        let ptr = c.get();
-        // SAFETY: a non-null pointer is set by `enter` to a context that outlives its guard,
-        // and the guard clears it before the context is dropped (module invariants).
-        f(unsafe { ptr.as_ref() })
-    })
+    let ptr = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
+    if ptr.is_null() {
+        return f(None);
+    }
+    // SAFETY: a non-null `CURRENT` points to the top context of this thread's stack, which
+    // holds an `Rc` to it (module invariants), so it is alive here; we take a count of our own
+    // (this thread only, `Rc` is not shared) so it stays alive while `f` runs, even if `f`
+    // drops its guard.
+    let current = ManuallyDrop::new(unsafe { Rc::from_raw(ptr) });
+    let keep = Rc::clone(&current);
+    f(Some(&keep))
 }
 
-/// True if this thread runs tasks: a worker, or a thread inside `block_on`.
+/// True if this thread runs tasks: a worker, or a thread inside `block_on` (also while a
+/// `Handle::enter` context sits on top of either).
 pub(crate) fn runs_tasks() -> bool {
-    with_current(|ctx| ctx.is_some_and(|c| !c.blocking))
+    STACK.try_with(|s| s.running.get() > 0).unwrap_or(false)
 }
 
 /// Runs `f` with this thread's context if it serves `shared`.
@@ -157,25 +244,8 @@ pub(crate) fn with_runtime<R>(shared: &Arc<Shared>, f: impl FnOnce(Option<&Conte
     with_current(|ctx| f(ctx.filter(|c| Arc::ptr_eq(c.shared(), shared))))
 }
 
-/// Sets the current task id until the guard drops.
-pub(crate) fn enter_task(id: Id) -> TaskGuard {
-    TaskGuard {
-        prev: TASK.with(|t| t.replace(Some(id))),
-    }
-}
-
-/// Restores the previous task id.
-pub(crate) struct TaskGuard {
-    prev: Option<Id>,
-}
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        TASK.with(|t| t.set(self.prev));
-    }
-}
-
-/// The id of the task being polled on this thread.
-pub(crate) fn current_task() -> Option<Id> {
-    TASK.with(|t| t.get())
+/// The current inline nesting depth (0 outside an inline poll), for the trace.
+#[cfg_attr(not(feature = "trace"), allow(dead_code))]
+pub(crate) fn inline_depth() -> u32 {
+    with_current(|ctx| ctx.map_or(0, |c| c.depth.get()))
 }

@@ -36,7 +36,7 @@ use super::context::{self, Context};
 use super::Shared;
 use crate::builder::SpawnPolicy;
 use crate::task::raw::{self, Header, TaskRef};
-use crate::task::state::{ToRunning, INLINE_START, QUEUED_START};
+use crate::task::state::QUEUED_START;
 use crate::task::{harness, Id, JoinHandle};
 use crate::trace;
 
@@ -51,89 +51,34 @@ pub(crate) enum Mode {
     Lazy,
 }
 
-/// Spawns a task on the current runtime, polling it at once when the eager policy allows.
-///
-/// Must be called from within a brisk runtime: on a worker thread, inside a task, or inside
-/// [`Runtime::block_on`](crate::Runtime::block_on). From other threads use
-/// [`Handle::spawn`](crate::Handle::spawn).
-///
-/// ```
-/// let rt = brisk::Runtime::new().unwrap();
-/// rt.block_on(async {
-///     let handle = brisk::spawn(async { 1 + 1 });
-///     // A ready future finished during `spawn` itself.
-///     assert!(handle.is_finished());
-///     assert_eq!(handle.await.unwrap(), 2);
-/// });
-/// ```
+/// Spawns on the current thread's runtime (`brisk::spawn` and its variants).
 ///
 /// # Panics
-/// If called outside a brisk runtime.
+/// Outside a brisk runtime, at the caller's line.
 #[track_caller]
-pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+pub(crate) fn spawn_current<F>(future: F, mode: Mode) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    spawn_current(future, Mode::Policy)
-}
-
-/// Like [`spawn`], but polls inline (within budget and depth) even on a `Lazy` runtime.
-///
-/// # Panics
-/// If called outside a brisk runtime.
-#[track_caller]
-pub fn spawn_eager<F>(future: F) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    spawn_current(future, Mode::Eager)
-}
-
-/// Like [`spawn`], but never polls inline: the task is queued, as on tokio. Use it where the
-/// child must not run before `spawn` returns (for instance while holding a `std::sync::Mutex`
-/// the child also locks).
-///
-/// # Panics
-/// If called outside a brisk runtime.
-#[track_caller]
-pub fn spawn_lazy<F>(future: F) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    spawn_current(future, Mode::Lazy)
-}
-
-#[track_caller]
-fn spawn_current<F>(future: F, mode: Mode) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    context::with_current(|ctx| match ctx {
-        Some(ctx) => spawn_in(ctx.shared(), Some(ctx), future, mode),
+    let spawned = context::with_current(|ctx| {
+        let ctx = ctx?;
+        let shared = ctx.shared().clone();
+        Some(spawn_in(&shared, Some(ctx), Id::next(), future, mode))
+    });
+    match spawned {
+        Some(handle) => handle,
         None => panic!(
             "brisk::spawn must be called from within a brisk runtime (a task or `block_on`); \
              use `Handle::spawn` from other threads"
         ),
-    })
+    }
 }
 
-/// Spawns onto `shared` from any thread (used by `Handle::spawn` and `Runtime::spawn`).
-pub(crate) fn spawn_on<F>(shared: &Arc<Shared>, future: F, mode: Mode) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    context::with_runtime(shared, |ctx| spawn_in(shared, ctx, future, mode))
-}
-
-/// The decision. `ctx` is `Some` only if this thread runs `shared`'s tasks.
-fn spawn_in<F>(
+/// Spawns onto `shared` from any thread (used by `Handle::spawn` and `spawn_blocking`).
+pub(crate) fn spawn_on<F>(
     shared: &Arc<Shared>,
-    ctx: Option<&Context>,
+    id: Id,
     future: F,
     mode: Mode,
 ) -> JoinHandle<F::Output>
@@ -141,7 +86,21 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let id = Id::next();
+    context::with_runtime(shared, |ctx| spawn_in(shared, ctx, id, future, mode))
+}
+
+/// The decision. `ctx` is `Some` only if this thread runs `shared`'s tasks.
+fn spawn_in<F>(
+    shared: &Arc<Shared>,
+    ctx: Option<&Context>,
+    id: Id,
+    future: F,
+    mode: Mode,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let Some(ctx) = ctx else {
         shared.metrics.count(None, |m| &m.spawned);
         trace::spawn(id, false);
@@ -160,24 +119,15 @@ where
     if eligible {
         if let Some(slot) = ctx.take_inline_slot() {
             trace::spawn(id, true);
-            let ptr = raw::allocate(future, id, INLINE_START, shared);
-            let finished = {
-                let _task = context::enter_task(id);
-                trace::inline_poll_start(id, slot.depth());
-                // SAFETY: INLINE_START gives us RUNNING; we hold the owner reference.
-                let finished = unsafe { raw::poll_future(ptr) };
-                trace::inline_poll_end(id, slot.depth());
-                finished
-            };
+            let (ptr, finished) = harness::spawn_inline(shared, id, future);
             drop(slot);
             if finished {
                 ctx.count(|m| &m.eager_completed);
-                complete_inline(ptr);
             } else {
                 ctx.count(|m| &m.eager_suspended);
-                harness::suspend_inline(shared, ptr);
             }
-            // SAFETY: INLINE_START counted the handle's reference; the output type is F::Output.
+            // SAFETY: `spawn_inline` returns the handle's reference; the output type is
+            // F::Output.
             return unsafe { JoinHandle::from_raw(ptr) };
         }
         ctx.count(|m| &m.eager_deferred);
@@ -198,19 +148,6 @@ where
     unsafe { JoinHandle::from_raw(ptr) }
 }
 
-/// Completes a task that finished in its eager first poll (never registered: the caller
-/// holds the implicit owner reference and the handle's).
-fn complete_inline(ptr: NonNull<Header>) {
-    // SAFETY: the caller holds references.
-    let header = unsafe { ptr.as_ref() };
-    if header.state.try_complete_unshared(header.state.load()) {
-        // Nobody else ever saw the task: the owner reference was folded into the store.
-        trace::complete(header.id);
-    } else {
-        harness::complete(ptr);
-    }
-}
-
 /// Await-inlining: if this thread runs the task's runtime under the eager policy and the
 /// budget and depth allow, claims the queued task `ptr` and polls it here. True if it did
 /// (the task may still be pending afterwards).
@@ -220,31 +157,19 @@ pub(crate) fn inline_await(ptr: NonNull<Header>) -> bool {
     context::with_current(|ctx| {
         let Some(ctx) = ctx else { return false };
         let shared = ctx.shared();
-        if !std::ptr::eq(Arc::as_ptr(shared), header.runtime)
+        // Same runtime, so the task's scheduler type is `Arc<Shared>` (harness requirement).
+        if !std::ptr::eq(Arc::as_ptr(shared).cast(), header.scheduler_id)
             || shared.config.spawn_policy != SpawnPolicy::Eager
         {
             return false;
         }
-        let Some(slot) = ctx.take_inline_slot() else {
+        let Some(_slot) = ctx.take_inline_slot() else {
             return false;
         };
-        match header.state.transition_to_running() {
-            ToRunning::Skip => false,
-            ToRunning::Cancel => {
-                header.state.ref_inc();
-                // SAFETY: we counted the reference the holder owns; we hold RUNNING.
-                harness::cancel_and_complete(unsafe { TaskRef::from_raw(ptr) });
-                true
-            }
-            ToRunning::Run => {
-                ctx.count(|m| &m.await_inlined);
-                header.state.ref_inc();
-                trace::inline_poll_start(header.id, slot.depth());
-                // SAFETY: we counted the reference the holder owns; we hold RUNNING.
-                harness::poll_and_settle(shared, unsafe { TaskRef::from_raw(ptr) });
-                trace::inline_poll_end(header.id, slot.depth());
-                true
-            }
+        let ran = harness::claim_and_poll(shared, ptr);
+        if ran {
+            ctx.count(|m| &m.await_inlined);
         }
+        ran
     })
 }

@@ -27,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::task::harness;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::TaskRef;
+use crate::task::schedule::Schedule;
 use crate::time::driver::TimeDriver;
 use idle::Idle;
 use park::Parker;
@@ -144,17 +145,35 @@ impl Shared {
 
     /// Shutdown: cancels every task waiting in a queue (the injector and every worker's
     /// deque, through its stealer) unless it is running, and drops the entries.
+    ///
+    /// Iterative: cancelling a task drops its future, which may wake other tasks and so push
+    /// them (through `push_remote`) while we drain. A nested call on this thread returns at
+    /// once and the loop below picks those entries up, so the stack does not grow with the
+    /// length of a chain of wake-ups.
     pub(crate) fn cancel_queued(&self) {
+        thread_local! {
+            static DRAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        struct Draining;
+        impl Drop for Draining {
+            fn drop(&mut self) {
+                let _ = DRAINING.try_with(|d| d.set(false));
+            }
+        }
+        if DRAINING.try_with(|d| d.replace(true)).unwrap_or(false) {
+            return;
+        }
+        let _draining = Draining;
         loop {
             let mut found = false;
             while let Some(task) = steal_one(|| self.injector.steal()) {
                 found = true;
-                harness::shutdown(task);
+                harness::shutdown::<Arc<Shared>>(task);
             }
             for stealer in self.stealers.iter() {
                 while let Some(task) = steal_one(|| stealer.steal()) {
                     found = true;
-                    harness::shutdown(task);
+                    harness::shutdown::<Arc<Shared>>(task);
                 }
             }
             if !found {
@@ -175,10 +194,25 @@ impl Shared {
     /// the runtime still owns — suspended ones through the owned list, queued ones through the
     /// queues — dropping each future exactly once.
     pub(crate) fn cancel_all_tasks(&self) {
+        // Cancelling one task may wake others (their entries are pushed and drained below).
         for owner in self.owned.close_and_take_all() {
-            harness::shutdown(owner);
+            harness::shutdown::<Arc<Shared>>(owner);
         }
         self.cancel_queued();
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: TaskRef) {
+        Shared::schedule(self, task);
+    }
+
+    fn owned(&self) -> &OwnedTasks {
+        &self.owned
+    }
+
+    fn identity(&self) -> *const () {
+        Arc::as_ptr(self).cast()
     }
 }
 

@@ -32,9 +32,8 @@ struct Core {
 
 /// Runs worker `index` until the runtime shuts down.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<TaskRef>) {
-    let _io = shared.io.enter();
-    let ctx = Context::new(Handle { shared }, Some(index), Some(local));
-    let _enter = context::enter(&ctx);
+    let enter = context::enter(Context::new(Handle { shared }, Some(index), Some(local)));
+    let ctx = enter.context();
     let mut core = Core {
         index,
         searching: false,
@@ -42,15 +41,15 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<TaskRef>) {
     };
     let shared = ctx.shared();
     while !shared.is_shutdown() {
-        if let Some((task, source)) = core.next_task(&ctx) {
-            core.run_task(&ctx, task, source);
+        if let Some((task, source)) = core.next_task(ctx) {
+            core.run_task(ctx, task, source);
             continue;
         }
-        if let Some(task) = core.steal(&ctx) {
-            core.run_task(&ctx, task, Source::Steal);
+        if let Some(task) = core.steal(ctx) {
+            core.run_task(ctx, task, Source::Steal);
             continue;
         }
-        core.park(&ctx);
+        core.park(ctx);
     }
     // This worker's queued tasks stay in its deque: shutdown cancels them through the
     // stealers (scheduler/mod.rs).

@@ -11,6 +11,8 @@
 //!   whose cache was already destroyed at exit).
 //! - Each class holds at most `PER_CLASS` blocks; a thread's cache is freed when it exits.
 
+#![cfg_attr(loom, allow(dead_code, unused_imports))]
+
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::RefCell;
 use std::ptr::NonNull;
@@ -54,7 +56,42 @@ fn class_of(layout: Layout) -> Option<usize> {
         .then(|| layout.size().max(1).div_ceil(CLASS_SIZE) - 1)
 }
 
+/// Under loom: cells are counted, and "freed" cells are kept (leaked) so that a model of a
+/// buggy protocol reads stale memory, which loom then reports, instead of freed memory.
+#[cfg(loom)]
+pub(crate) mod loom_counts {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        /// (allocated, freed) cells on this OS thread (loom runs a model's threads on one).
+        pub(crate) static CELLS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    }
+
+    /// Cells allocated and freed since the last call; resets the counts.
+    pub(crate) fn take() -> (usize, usize) {
+        CELLS.with(|c| c.replace((0, 0)))
+    }
+}
+
 /// Allocates a block for `layout`.
+#[cfg(loom)]
+pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
+    loom_counts::CELLS.with(|c| c.set((c.get().0 + 1, c.get().1)));
+    // SAFETY: task cells are never zero-sized (they hold a header).
+    NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout))
+}
+
+/// Counts a free (see `loom_counts`); the block is leaked.
+///
+/// # Safety
+/// As for the normal build.
+#[cfg(loom)]
+pub(crate) unsafe fn deallocate(_ptr: NonNull<u8>, _layout: Layout) {
+    loom_counts::CELLS.with(|c| c.set((c.get().0, c.get().1 + 1)));
+}
+
+/// Allocates a block for `layout`.
+#[cfg(not(loom))]
 #[inline]
 pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
     let (layout, cached) = match class_of(layout) {
@@ -78,6 +115,7 @@ pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
 ///
 /// # Safety
 /// `ptr` came from `allocate(layout)` and is not used afterwards.
+#[cfg(not(loom))]
 #[inline]
 pub(crate) unsafe fn deallocate(ptr: NonNull<u8>, layout: Layout) {
     let layout = match class_of(layout) {
@@ -101,7 +139,7 @@ pub(crate) unsafe fn deallocate(ptr: NonNull<u8>, layout: Layout) {
     unsafe { dealloc(ptr.as_ptr(), layout) };
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

@@ -54,9 +54,14 @@ impl JoinError {
     /// # Panics
     /// If the task was cancelled rather than panicked (check [`is_panic`](Self::is_panic), or use
     /// [`try_into_panic`](Self::try_into_panic)).
+    #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
-        self.try_into_panic()
-            .expect("brisk: JoinError::into_panic called on a cancelled task's error")
+        match self.try_into_panic() {
+            Ok(p) => p,
+            Err(e) => {
+                panic!("brisk: JoinError::into_panic called on a cancelled task's error: {e}")
+            }
+        }
     }
 
     /// The panic payload, or the error itself if the task was cancelled.

@@ -50,6 +50,12 @@ impl<T> JoinHandle<T> {
         }
     }
 
+    /// The task (loom models drive await-inlining's claim with it).
+    #[cfg(all(test, loom))]
+    pub(crate) fn raw_ptr(&self) -> NonNull<Header> {
+        self.raw
+    }
+
     fn header(&self) -> &Header {
         // SAFETY: the handle holds a reference.
         unsafe { self.raw.as_ref() }
@@ -90,17 +96,18 @@ impl<T> JoinHandle<T> {
     /// Stores `waker` as the join waker; `Err` if the task completed meanwhile.
     fn set_join_waker(&self, state: Snapshot, waker: &Waker) -> Result<(), Snapshot> {
         let header = self.header();
-        let slot = header.join_waker.get();
+        let slot = &header.join_waker;
         if state.has(JOIN_WAKER) {
             // SAFETY: JOIN_WAKER is set and the task is not complete: the slot is stable and
             // only this handle writes it.
-            if unsafe { (*slot).as_ref() }.is_some_and(|w| w.will_wake(waker)) {
+            if slot.with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker))) {
                 return Ok(());
             }
             header.state.unset_join_waker()?;
         }
         // SAFETY: JOIN_WAKER is clear, so the completer does not read the slot.
-        unsafe { *slot = Some(waker.clone()) };
+        let old = slot.with_mut(|w| unsafe { std::ptr::replace(w, Some(waker.clone())) });
+        drop(old);
         header.state.set_join_waker()
     }
 }
@@ -109,8 +116,9 @@ pub(crate) fn abort_task(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference.
     let header = unsafe { ptr.as_ref() };
     if header.state.transition_to_cancelled() == super::state::OnWake::Submit {
-        // SAFETY: `transition_to_cancelled` counted a reference for the entry.
-        raw::schedule(unsafe { raw::TaskRef::from_raw(ptr) });
+        // SAFETY: `transition_to_cancelled` counted a reference for the entry; the caller's
+        // handle keeps its own for the duration; an idle task has a scheduler.
+        unsafe { raw::schedule(raw::TaskRef::from_raw(ptr)) };
     }
 }
 
@@ -155,6 +163,13 @@ impl<T> Drop for JoinHandle<T> {
         if prev.has(COMPLETE) {
             // SAFETY: the completer left the output to us (it saw JOIN_INTEREST).
             unsafe { raw::drop_output(self.raw) };
+        }
+        if !prev.has(COMPLETE) || !prev.has(JOIN_WAKER) {
+            // Before completion we cleared JOIN_WAKER ourselves; after it the completer did
+            // (or never set it). Either way the slot is ours and nobody else reads it: release
+            // the awaiting task's waker now, not when this task is freed.
+            // SAFETY: as just said.
+            drop(header.join_waker.with_mut(|w| unsafe { (*w).take() }));
         }
         if header.state.ref_dec() {
             // SAFETY: that was the last reference.

@@ -8,8 +8,8 @@
 //!
 //! Sharded by task id so that workers rarely contend on one lock.
 
+use crate::loom::sync::{Mutex, MutexGuard};
 use std::ptr::NonNull;
-use std::sync::Mutex;
 
 use crossbeam_utils::CachePadded;
 
@@ -59,7 +59,7 @@ impl OwnedTasks {
         };
         // SAFETY: the caller owns the task's `owner` field (module and raw.rs invariants); the
         // shard lock orders this write before `remove` reads it.
-        unsafe { (*task.header().owner.get()).slot = slot };
+        task.header().owned_slot.with_mut(|p| unsafe { *p = slot });
         shard.slots[slot] = Some(task);
         Ok(())
     }
@@ -70,7 +70,7 @@ impl OwnedTasks {
         let header = unsafe { ptr.as_ref() };
         let mut shard = lock(self.shard(header));
         // SAFETY: `slot` was written under this lock by `insert`.
-        let slot = unsafe { (*header.owner.get()).slot };
+        let slot = header.owned_slot.with(|p| unsafe { *p });
         match shard.slots.get(slot) {
             Some(Some(t)) if t.as_ptr() == ptr => {
                 shard.free.push(slot);
@@ -93,7 +93,7 @@ impl OwnedTasks {
     }
 }
 
-fn lock(m: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
+fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     // A panic never happens while a shard is locked (no user code runs under it), but stay
     // usable if it ever did.
     m.lock().unwrap_or_else(|e| e.into_inner())

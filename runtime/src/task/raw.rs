@@ -1,35 +1,40 @@
 //! The unsafe task core: one allocation per task, reached through a type-erased header.
 //!
-//! Layout: `Cell<F>` is `#[repr(C)]` with the [`Header`] first, so a `NonNull<Header>` is also a
-//! pointer to the whole cell; the header's [`Vtable`] holds the functions that know `F`.
+//! Layout: `Cell<F, S>` is `#[repr(C)]` with a `Core<S>` first and the `Header` first in it, so
+//! a `NonNull<Header>` is also a pointer to the core and to the whole cell. The header's
+//! [`Vtable`] holds the functions that know `F` and `S`; code that knows `S` but not `F` (the
+//! harness) reaches the scheduler slot through `Core<S>`, whose layout does not depend on `F`.
 //!
 //! Invariants (see `state.rs` for the state word):
 //! - The stage (future / output) is touched only by the holder of `RUNNING`, or, once `COMPLETE`
 //!   is set, by the `JoinHandle` side (to take or drop the output), or by `dealloc`.
-//! - `Header::owner` is written only while the writer holds `RUNNING` (or before the task is
-//!   shared), and before the state transition that lets a waker see the task as idle; wakers read
-//!   it only after a state transition to `NOTIFIED` that observed that idle state.
+//! - The scheduler slot and `Header::owned_slot` are written only while the writer holds
+//!   `RUNNING`, before the state transition that lets a waker see the task as idle; wakers read
+//!   the scheduler slot only after a transition to `NOTIFIED` that observed that idle state.
+//! - Nothing reads a task's memory after the reference that kept it alive was handed to a queue
+//!   or dropped: a waker that schedules keeps its own reference until `schedule` returns.
 //! - The cell is freed exactly once, by whoever drops the reference count to zero.
 //! - The `Waker` of a task is its header pointer with [`WAKER_VTABLE`]: cloning adds a
 //!   reference, no allocation.
+//! - User code (a future's poll or drop, an output's drop) runs with the task's id current
+//!   (`task::id()`), and a panic in it never unwinds out of this module: a panicking poll drops
+//!   the future while the panic unwinds, then stores the panic as the task's output.
 
 use std::alloc::Layout;
-use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::{needs_drop, ManuallyDrop};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::alloc;
 use super::error::JoinError;
-use super::state::State;
-use super::Id;
-use crate::scheduler::Shared;
+use super::schedule::Schedule;
+use super::state::{OnWake, State};
+use super::{catch_user_panic, enter_task, Id};
+use crate::loom::cell::UnsafeCell;
 
-/// The functions that know the future's type.
+/// The functions that know the future's and the scheduler's types.
 pub(crate) struct Vtable {
     /// Polls the future; on `Ready` (or a panic) stores the output and returns true.
     poll: unsafe fn(NonNull<Header>) -> bool,
@@ -39,16 +44,10 @@ pub(crate) struct Vtable {
     read_output: unsafe fn(NonNull<Header>, *mut ()),
     /// Drops the output if it is still stored.
     drop_output: unsafe fn(NonNull<Header>),
+    /// Queues the task with the scheduler stored in its cell.
+    schedule: unsafe fn(TaskRef),
     /// Frees the cell.
     dealloc: unsafe fn(NonNull<Header>),
-}
-
-/// A suspended task's registration: the runtime its wakers push to, and its slot in the
-/// runtime's owned-task list. Set the first time the task returns `Pending` (see
-/// `harness.rs`); tasks that never wait never get one.
-pub(crate) struct Owner {
-    pub(crate) shared: Option<Arc<Shared>>,
-    pub(crate) slot: usize,
 }
 
 /// The type-erased part of every task.
@@ -57,11 +56,21 @@ pub(crate) struct Header {
     pub(crate) state: State,
     vtable: &'static Vtable,
     pub(crate) id: Id,
-    /// The runtime the task was spawned on, as an identity only: never dereferenced (a task
-    /// may outlive it). Await-inlining compares it with the current thread's runtime.
-    pub(crate) runtime: *const Shared,
-    pub(crate) owner: UnsafeCell<Owner>,
+    /// The scheduler the task was spawned on, as an identity only (`Schedule::identity`): never
+    /// dereferenced. Await-inlining compares it with the current thread's.
+    pub(crate) scheduler_id: *const (),
+    /// The task's slot in its scheduler's owned-task list (written by `OwnedTasks::insert`).
+    pub(crate) owned_slot: UnsafeCell<usize>,
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+}
+
+/// The part of a cell that depends on the scheduler type only.
+#[repr(C)]
+pub(crate) struct Core<S> {
+    header: Header,
+    /// The scheduler wakers push to: set the first time the task suspends (`harness.rs`);
+    /// tasks that never wait never get one (no reference-count traffic on the ready path).
+    scheduler: UnsafeCell<Option<S>>,
 }
 
 enum Stage<F: Future> {
@@ -71,130 +80,184 @@ enum Stage<F: Future> {
 }
 
 #[repr(C)]
-struct Cell<F: Future> {
-    header: Header,
+struct Cell<F: Future, S> {
+    core: Core<S>,
     stage: UnsafeCell<Stage<F>>,
 }
 
 /// Allocates a task cell for `future` with the given initial state word; returns its header.
 /// The caller owns every reference counted in `initial_state`.
-pub(crate) fn allocate<F>(
+pub(crate) fn allocate<F, S>(
     future: F,
     id: Id,
     initial_state: usize,
-    runtime: &Arc<Shared>,
+    scheduler: &S,
 ) -> NonNull<Header>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
+    S: Schedule,
 {
-    let layout = Layout::new::<Cell<F>>();
-    let ptr = alloc::allocate(layout).cast::<Cell<F>>();
+    let layout = Layout::new::<Cell<F, S>>();
+    let ptr = alloc::allocate(layout).cast::<Cell<F, S>>();
     let cell = Cell {
-        header: Header {
-            state: State::new(initial_state),
-            vtable: &Cell::<F>::VTABLE,
-            id,
-            runtime: Arc::as_ptr(runtime),
-            owner: UnsafeCell::new(Owner {
-                shared: None,
-                slot: usize::MAX,
-            }),
-            join_waker: UnsafeCell::new(None),
+        core: Core {
+            header: Header {
+                state: State::new(initial_state),
+                vtable: &Cell::<F, S>::VTABLE,
+                id,
+                scheduler_id: scheduler.identity(),
+                owned_slot: UnsafeCell::new(usize::MAX),
+                join_waker: UnsafeCell::new(None),
+            },
+            scheduler: UnsafeCell::new(None),
         },
         stage: UnsafeCell::new(Stage::Running(future)),
     };
-    // SAFETY: `ptr` is a fresh block with the layout of `Cell<F>`.
+    // SAFETY: `ptr` is a fresh block with the layout of `Cell<F, S>`.
     unsafe { ptr.as_ptr().write(cell) };
+    // Under loom the state's atomic is created on first use (see `crate::loom`): create it
+    // here, before the task is shared.
+    #[cfg(loom)]
+    // SAFETY: written just above.
+    let _ = unsafe { ptr.as_ref() }.core.header.state.load();
     ptr.cast()
 }
 
-impl<F: Future> Cell<F> {
+/// The scheduler slot of a task whose scheduler type is `S`.
+///
+/// # Safety
+/// `ptr` is a live task allocated with scheduler type `S`; the slot is accessed only under the
+/// module invariants (through `with` to read, `with_mut` to write).
+pub(crate) unsafe fn scheduler_slot<'a, S>(ptr: NonNull<Header>) -> &'a UnsafeCell<Option<S>> {
+    // SAFETY: `Core<S>` is the `#[repr(C)]` prefix of every `Cell<_, S>`, header first; the
+    // caller keeps the task alive while it uses the slot.
+    unsafe { &(*ptr.cast::<Core<S>>().as_ptr()).scheduler }
+}
+
+/// Drops a stage value, catching a panic from its destructor. Runs with the task's id current.
+fn drop_caught<T>(id: Id, value: T) -> Result<(), JoinError> {
+    if !needs_drop::<T>() {
+        std::mem::forget(value);
+        return Ok(());
+    }
+    let _task = enter_task(id);
+    catch_user_panic(move || drop(value)).map_err(|p| JoinError::panic(id, p))
+}
+
+/// Drops the future of a poll that panicked, while the panic unwinds (as a task's destructors
+/// expect: `std::thread::panicking()` is true in them). Forgotten when the poll returns.
+struct DropFutureOnUnwind<F: Future>(*mut Stage<F>);
+
+impl<F: Future> Drop for DropFutureOnUnwind<F> {
+    fn drop(&mut self) {
+        // SAFETY: the poller holds RUNNING, so the stage is ours; the old value is moved out
+        // before `Consumed` is written, and dropped once.
+        unsafe {
+            let old = std::ptr::replace(self.0, Stage::Consumed);
+            drop(old);
+        }
+    }
+}
+
+impl<F: Future, S: Schedule> Cell<F, S> {
     const VTABLE: Vtable = Vtable {
         poll: Self::poll,
         cancel: Self::cancel,
         read_output: Self::read_output,
         drop_output: Self::drop_output,
+        schedule: Self::schedule,
         dealloc: Self::dealloc,
     };
 
+    /// The stage cell.
+    ///
     /// # Safety
-    /// `ptr` is the header of a live `Cell<F>`.
-    unsafe fn stage<'a>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
-        // SAFETY: the caller guarantees the cell is live and that it has exclusive access to the
-        // stage under the rules in the module doc (RUNNING holder, or handle after COMPLETE).
-        unsafe { &mut *(*ptr.cast::<Cell<F>>().as_ptr()).stage.get() }
+    /// `ptr` is the header of a live `Cell<F, S>` (kept alive while the result is used); the
+    /// caller accesses the stage only under the module rules (RUNNING holder, or the join side
+    /// after COMPLETE).
+    unsafe fn stage<'a>(ptr: NonNull<Header>) -> &'a UnsafeCell<Stage<F>> {
+        // SAFETY: forwarded from the caller.
+        unsafe { &(*ptr.cast::<Cell<F, S>>().as_ptr()).stage }
     }
 
-    /// Replaces the stage, catching a panic from dropping the old one. Values whose types
-    /// need no drop are not touched at all.
-    #[inline]
-    fn set_stage(stage: &mut Stage<F>, id: Id, next: Stage<F>) {
-        let dropped = match stage {
-            Stage::Consumed => Ok(()),
-            Stage::Running(_) if !needs_drop::<F>() => Ok(()),
-            Stage::Finished(Ok(_)) if !needs_drop::<F::Output>() => Ok(()),
-            _ => {
-                // SAFETY: the old value is moved out here and `stage` is overwritten below
-                // without being dropped again, whatever the drop does.
-                let old = unsafe { std::ptr::read(stage) };
-                catch_unwind(AssertUnwindSafe(move || drop(old)))
+    /// Replaces the stage. A panic from dropping the old value replaces `next` with that panic
+    /// (and `next` is dropped, its own panic discarded): nothing unwinds out.
+    ///
+    /// # Safety
+    /// As for `stage_ptr`.
+    unsafe fn set_stage(ptr: NonNull<Header>, id: Id, next: Stage<F>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::stage(ptr) }.with_mut(|stage| {
+            // SAFETY: we have the stage; the old value is moved out and the new one written
+            // over it without a drop, so the cell always holds a valid stage.
+            let old = unsafe { std::ptr::replace(stage, next) };
+            if let Err(panic) = drop_caught(id, old) {
+                // SAFETY: as above.
+                let next = unsafe { std::ptr::replace(stage, Stage::Finished(Err(panic))) };
+                let _ = drop_caught(id, next);
             }
-        };
-        let next = match dropped {
-            Ok(()) => next,
-            Err(panic) => Stage::Finished(Err(JoinError::panic(id, panic))),
-        };
-        // SAFETY: the old value was dropped (or needs none); writing does not drop it again.
-        unsafe { std::ptr::write(stage, next) };
+        })
     }
 
     /// # Safety
-    /// The caller holds `RUNNING` on a live `Cell<F>` whose stage is `Running`.
+    /// The caller holds `RUNNING` on a live `Cell<F, S>` whose stage is `Running`.
     unsafe fn poll(ptr: NonNull<Header>) -> bool {
-        // SAFETY: the caller holds RUNNING, which gives exclusive access to the stage.
-        let stage = unsafe { Self::stage(ptr) };
         // SAFETY: `ptr` is live; the header outlives this call.
         let id = unsafe { ptr.as_ref() }.id;
-        let Stage::Running(future) = stage else {
-            unreachable!("brisk: polled task {id:?} whose future is gone")
-        };
-        // SAFETY: the future lives in the heap cell and is never moved until it is dropped.
-        let future = unsafe { Pin::new_unchecked(future) };
         let waker = waker_ref(ptr);
         let mut cx = Context::from_waker(&waker);
-        match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
+        let _task = enter_task(id);
+        // SAFETY: the caller holds RUNNING, which gives exclusive access to the stage.
+        let polled = unsafe { Self::stage(ptr) }.with_mut(|stage| {
+            catch_user_panic(|| {
+                let guard = DropFutureOnUnwind(stage);
+                // SAFETY: the stage is ours (RUNNING) and `Running` (caller's contract).
+                let Stage::Running(future) = (unsafe { &mut *stage }) else {
+                    unreachable!("brisk: polled task {id:?} whose future is gone")
+                };
+                // SAFETY: the future lives in the heap cell and is never moved until dropped.
+                let out = unsafe { Pin::new_unchecked(future) }.poll(&mut cx);
+                std::mem::forget(guard);
+                out
+            })
+        });
+        match polled {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(output)) => {
-                Self::set_stage(stage, id, Stage::Finished(Ok(output)));
+                // SAFETY: we hold RUNNING.
+                unsafe { Self::set_stage(ptr, id, Stage::Finished(Ok(output))) };
                 true
             }
             Err(panic) => {
-                let err = Stage::Finished(Err(JoinError::panic(id, panic)));
-                Self::set_stage(stage, id, err);
+                // The future was dropped during the unwind; the stage is `Consumed`.
+                // SAFETY: we hold RUNNING.
+                unsafe {
+                    Self::set_stage(ptr, id, Stage::Finished(Err(JoinError::panic(id, panic))))
+                };
                 true
             }
         }
     }
 
     /// # Safety
-    /// The caller holds `RUNNING` on a live `Cell<F>`.
+    /// The caller holds `RUNNING` on a live `Cell<F, S>`.
     unsafe fn cancel(ptr: NonNull<Header>) {
-        // SAFETY: the caller holds RUNNING, which gives exclusive access to the stage.
-        let stage = unsafe { Self::stage(ptr) };
         // SAFETY: `ptr` is live.
         let id = unsafe { ptr.as_ref() }.id;
-        Self::set_stage(stage, id, Stage::Finished(Err(JoinError::cancelled(id))));
+        // SAFETY: the caller holds RUNNING.
+        unsafe { Self::set_stage(ptr, id, Stage::Finished(Err(JoinError::cancelled(id)))) };
     }
 
     /// # Safety
     /// `COMPLETE` is set, the caller is the join side, and `dst` points to a
     /// `Poll<Result<F::Output, JoinError>>`.
     unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
-        // SAFETY: after COMPLETE only the join side touches the stage.
-        let stage = unsafe { Self::stage(ptr) };
-        // SAFETY: the value is moved out and `Consumed` (which owns nothing) written over it.
-        match unsafe { std::ptr::replace(stage, Stage::Consumed) } {
+        // SAFETY: after COMPLETE only the join side touches the stage; the value is moved out
+        // and `Consumed` (which owns nothing) written over it.
+        let stage = unsafe { Self::stage(ptr) }
+            .with_mut(|s| unsafe { std::ptr::replace(s, Stage::Consumed) });
+        match stage {
             Stage::Finished(out) => {
                 // SAFETY: the caller guarantees `dst`'s type; the old value is a plain `Poll`
                 // which we overwrite without dropping (it is `Pending`, which owns nothing).
@@ -211,26 +274,45 @@ impl<F: Future> Cell<F> {
     /// `COMPLETE` is set and the caller has exclusive access to the output (see module doc).
     unsafe fn drop_output(ptr: NonNull<Header>) {
         // SAFETY: as above.
-        let stage = unsafe { Self::stage(ptr) };
-        if let Stage::Consumed = stage {
+        if unsafe { Self::stage(ptr) }.with(|s| matches!(unsafe { &*s }, Stage::Consumed)) {
             return;
         }
         // SAFETY: `ptr` is live.
         let id = unsafe { ptr.as_ref() }.id;
-        Self::set_stage(stage, id, Stage::Consumed);
+        // SAFETY: as above. A panic from the output's drop is discarded (stage `Consumed`
+        // then holds the panic error, which nobody reads).
+        unsafe { Self::set_stage(ptr, id, Stage::Consumed) };
+    }
+
+    /// # Safety
+    /// `task` is notified and owns a queue entry's reference; the caller holds another
+    /// reference for the duration; the scheduler slot was written (the task suspended before).
+    unsafe fn schedule(task: TaskRef) {
+        // SAFETY: module invariants: the slot was written before the idle transition the
+        // caller's NOTIFIED transition observed; the caller's own reference keeps it alive
+        // until we return, even if the entry is run and released meanwhile.
+        let slot = unsafe { scheduler_slot::<S>(task.as_ptr()) };
+        // SAFETY: as above: written before, never written again while the task lives.
+        slot.with(|s| match unsafe { &*s } {
+            Some(s) => s.schedule(task),
+            None => unreachable!("brisk: internal error: a notified task has no scheduler"),
+        })
     }
 
     /// # Safety
     /// The reference count reached zero: nobody else can reach the cell.
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        let cell = ptr.cast::<Cell<F>>();
+        let cell = ptr.cast::<Cell<F, S>>();
+        // SAFETY: `ptr` is live until freed below.
+        let id = unsafe { ptr.as_ref() }.id;
         // A panic while dropping a leftover future or output must not unwind into a waker drop.
-        // SAFETY: the cell is live and nobody else can reach it; it is dropped once, here.
-        let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-            std::ptr::drop_in_place(cell.as_ptr())
-        }));
+        {
+            let _task = enter_task(id);
+            // SAFETY: the cell is live and nobody else can reach it; it is dropped once, here.
+            let _ = catch_user_panic(|| unsafe { std::ptr::drop_in_place(cell.as_ptr()) });
+        }
         // SAFETY: allocated in `allocate` with this layout; never used again.
-        unsafe { alloc::deallocate(cell.cast(), Layout::new::<Cell<F>>()) };
+        unsafe { alloc::deallocate(cell.cast(), Layout::new::<Cell<F, S>>()) };
     }
 }
 
@@ -307,6 +389,17 @@ pub(crate) unsafe fn drop_output(ptr: NonNull<Header>) {
     unsafe { (ptr.as_ref().vtable.drop_output)(ptr) }
 }
 
+/// Queues a notified task with the scheduler stored in its cell.
+///
+/// # Safety
+/// `task` owns the entry's reference, the caller holds another one for the duration, and the
+/// task has a scheduler (it suspended before).
+pub(crate) unsafe fn schedule(task: TaskRef) {
+    let vtable = task.header().vtable;
+    // SAFETY: forwarded from the caller.
+    unsafe { (vtable.schedule)(task) }
+}
+
 /// # Safety
 /// The reference count of `ptr` reached zero.
 pub(crate) unsafe fn dealloc(ptr: NonNull<Header>) {
@@ -333,6 +426,11 @@ fn header_of<'a>(data: *const ()) -> &'a Header {
     unsafe { &*(data as *const Header) }
 }
 
+fn ptr_of(data: *const ()) -> NonNull<Header> {
+    // SAFETY: waker data pointers are task headers, never null.
+    unsafe { NonNull::new_unchecked(data as *mut Header) }
+}
+
 unsafe fn waker_clone(data: *const ()) -> RawWaker {
     header_of(data).state.ref_inc();
     RawWaker::new(data, &WAKER_VTABLE)
@@ -342,15 +440,17 @@ unsafe fn waker_wake(data: *const ()) {
     let header = header_of(data);
     crate::trace::wake(header.id);
     match header.state.wake_by_val() {
-        super::state::OnWake::Nothing => {}
-        super::state::OnWake::Dealloc => {
+        OnWake::Nothing => {}
+        OnWake::Dealloc => {
             // SAFETY: the count reached zero in `wake_by_val`.
-            unsafe { dealloc(NonNull::new_unchecked(data as *mut Header)) }
+            unsafe { dealloc(ptr_of(data)) }
         }
-        super::state::OnWake::Submit => {
-            // SAFETY: the waker's reference becomes the queue entry's.
-            let task = unsafe { TaskRef::from_raw(NonNull::new_unchecked(data as *mut Header)) };
-            schedule(task);
+        OnWake::Submit => {
+            // SAFETY: `wake_by_val` counted the entry's reference; the waker's own reference
+            // (released below, after `schedule` returned) keeps the cell alive meanwhile.
+            unsafe { schedule(TaskRef::from_raw(ptr_of(data))) };
+            // SAFETY: the waker's reference, given up here.
+            drop(unsafe { TaskRef::from_raw(ptr_of(data)) });
         }
     }
 }
@@ -358,29 +458,19 @@ unsafe fn waker_wake(data: *const ()) {
 unsafe fn waker_wake_by_ref(data: *const ()) {
     let header = header_of(data);
     crate::trace::wake(header.id);
-    if header.state.wake_by_ref() == super::state::OnWake::Submit {
-        // SAFETY: `wake_by_ref` counted one reference for the entry.
-        let task = unsafe { TaskRef::from_raw(NonNull::new_unchecked(data as *mut Header)) };
-        schedule(task);
+    if header.state.wake_by_ref() == OnWake::Submit {
+        // SAFETY: `wake_by_ref` counted the entry's reference and one more that keeps the cell
+        // alive until `schedule` returned (the waker itself may be borrowed from a poll whose
+        // task is completed and freed by another worker meanwhile).
+        unsafe { schedule(TaskRef::from_raw(ptr_of(data))) };
+        // SAFETY: the guard reference counted by `wake_by_ref`.
+        drop(unsafe { TaskRef::from_raw(ptr_of(data)) });
     }
 }
 
 unsafe fn waker_drop(data: *const ()) {
     if header_of(data).state.ref_dec() {
         // SAFETY: that was the last reference.
-        unsafe { dealloc(NonNull::new_unchecked(data as *mut Header)) }
+        unsafe { dealloc(ptr_of(data)) }
     }
-}
-
-/// Pushes a notified task to its runtime.
-pub(crate) fn schedule(task: TaskRef) {
-    // SAFETY: a task can be notified from idle only after it was registered, which wrote `owner`
-    // before the transition that published the idle state (module invariants). The `Arc` lives
-    // as long as the task, and `task` holds a reference.
-    let owner = unsafe { &*task.header().owner.get() };
-    let shared = owner
-        .shared
-        .as_ref()
-        .expect("brisk: internal error: a notified task has no runtime");
-    Shared::schedule(shared, task);
 }

@@ -9,7 +9,11 @@
 //!   least one queue entry for the task exists (or is being pushed). Entries whose task is not
 //!   `NOTIFIED` when popped are stale and are skipped.
 //! - `JOIN_WAKER` set means the join waker slot is written and owned by the completer side; the
-//!   `JoinHandle` only writes the slot while the bit is clear and `COMPLETE` is not set.
+//!   `JoinHandle` only writes the slot while the bit is clear and `COMPLETE` is not set. After
+//!   waking it, the completer clears the bit: the slot is then the handle's, which drops the
+//!   waker when it goes (or the completer drops it at once if the handle is already gone). So
+//!   a completed task never keeps its awaiter's waker (and with it the awaiter's allocation)
+//!   alive, and freeing a task never cascades into freeing a chain of awaiters.
 //! - The reference count (upper bits) counts: the `JoinHandle`, the owner reference (held by the
 //!   inline poller or by the runtime's owned-task list until completion), every queue entry and
 //!   every `Waker`. The task is freed when it drops to zero.
@@ -213,7 +217,9 @@ impl State {
         })
     }
 
-    /// `Waker::wake_by_ref`.
+    /// `Waker::wake_by_ref`. On `Submit` two references are added: the queue entry's, and one
+    /// the caller holds until it queued the entry (the waker may be one borrowed for a poll,
+    /// which holds none).
     pub(crate) fn wake_by_ref(&self) -> OnWake {
         self.update(|s| {
             if s.has(COMPLETE) {
@@ -226,13 +232,14 @@ impl State {
             } else if s.has(RUNNING) {
                 (Some(s.0 | NOTIFIED), OnWake::Nothing)
             } else {
-                (Some((s.0 | NOTIFIED) + REF_ONE), OnWake::Submit)
+                (Some((s.0 | NOTIFIED) + 2 * REF_ONE), OnWake::Submit)
             }
         })
     }
 
-    /// `Waker::wake`: like `wake_by_ref`, consuming the waker's reference (it becomes the queue
-    /// entry's reference on `Submit`).
+    /// `Waker::wake`: like `wake_by_ref`, consuming the waker's reference. On `Submit` one
+    /// reference is added for the queue entry; the waker's own is released by the caller after
+    /// it queued the entry (so the cell outlives the call to the scheduler).
     pub(crate) fn wake_by_val(&self) -> OnWake {
         self.update(|s| {
             if s.has(COMPLETE | NOTIFIED) {
@@ -247,7 +254,7 @@ impl State {
                 // The poller holds a reference, so this cannot be the last one.
                 (Some((s.0 | NOTIFIED) - REF_ONE), OnWake::Nothing)
             } else {
-                (Some(s.0 | NOTIFIED), OnWake::Submit)
+                (Some((s.0 | NOTIFIED) + REF_ONE), OnWake::Submit)
             }
         })
     }
@@ -268,9 +275,18 @@ impl State {
         prev.refs() == 1
     }
 
-    /// `JoinHandle` drop: clears `JOIN_INTEREST`; returns the state before.
+    /// `JoinHandle` drop: clears `JOIN_INTEREST`, and `JOIN_WAKER` too unless the task is
+    /// complete; returns the state before. If `JOIN_WAKER` was cleared here, the join waker slot
+    /// is the handle's again (the completer will not read it) and the handle drops the waker.
     pub(crate) fn drop_join_interest(&self) -> Snapshot {
-        Snapshot(self.0.fetch_and(!JOIN_INTEREST, AcqRel))
+        self.update(|s| {
+            let next = if s.has(COMPLETE) {
+                s.0 & !JOIN_INTEREST
+            } else {
+                s.0 & !(JOIN_INTEREST | JOIN_WAKER)
+            };
+            (Some(next), s)
+        })
     }
 
     /// Sets `JOIN_WAKER` unless the task completed; `Err` carries the completed state.
@@ -283,6 +299,13 @@ impl State {
                 (Some(s.0 | JOIN_WAKER), Ok(()))
             }
         })
+    }
+
+    /// The completer, after waking the join waker: clears `JOIN_WAKER`, handing the slot to the
+    /// `JoinHandle` (which drops the waker when it goes), or, if the handle is already gone
+    /// (`JOIN_INTEREST` clear in the returned state), to the completer itself.
+    pub(crate) fn unset_join_waker_after_complete(&self) -> Snapshot {
+        Snapshot(self.0.fetch_and(!JOIN_WAKER, AcqRel))
     }
 
     /// Clears `JOIN_WAKER` unless the task completed, so the slot can be rewritten.
@@ -323,7 +346,11 @@ mod tests {
         assert_eq!(s.transition_to_idle(), ToIdle::Idle);
         let before = s.load().refs();
         assert_eq!(s.wake_by_ref(), OnWake::Submit);
-        assert_eq!(s.load().refs(), before + 1);
+        assert_eq!(
+            s.load().refs(),
+            before + 2,
+            "the entry's and the caller's guard"
+        );
         assert_eq!(s.wake_by_ref(), OnWake::Nothing, "already notified");
     }
 

@@ -71,7 +71,9 @@ impl TimeDriver {
         self.lock().advance(self.now_ms(now), &mut |w| due.push(w));
         let n = due.len();
         for w in due {
-            w.wake();
+            // A waker is user code: a panic in it must not unwind into the worker that turns
+            // the driver, nor keep the other due timers from firing.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || w.wake()));
         }
         n
     }

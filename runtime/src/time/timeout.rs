@@ -62,6 +62,11 @@ impl<F: Future> Future for Timeout<F> {
         if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(Ok(out));
         }
+        // A due deadline always wins, even when the future spent the whole coop budget (a
+        // future that keeps finding ready resources): check it before the budgeted poll.
+        if this.sleep.is_elapsed() {
+            return Poll::Ready(Err(Elapsed(())));
+        }
         match this.sleep.poll_elapsed(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,

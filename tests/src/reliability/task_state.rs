@@ -296,6 +296,17 @@ impl Pair {
     fn notify_join(&mut self, prev: Snapshot) {
         if !prev.has(JOIN_INTEREST) {
             self.drop_output();
+        } else if prev.has(JOIN_WAKER) {
+            // Woken, then the slot is handed to the handle (the single-threaded model never
+            // sees the handle drop in between).
+            let expected = Snapshot(self.model.word());
+            let before = self.real.unset_join_waker_after_complete();
+            assert_eq!(
+                before, expected,
+                "step {}: unset_join_waker_after_complete",
+                self.step
+            );
+            self.model.join_waker = false;
         }
     }
 
@@ -483,6 +494,9 @@ impl Pair {
                     assert_eq!(got, OnWake::Submit, "step {step}: wake_by_val (idle)");
                     self.model.notified = true;
                     self.model.entries += 1;
+                    // The waker's own reference is released after the entry was queued.
+                    let last = self.real.ref_dec();
+                    self.ref_dropped(last);
                 }
             }
             Op::WakeByRef => {
@@ -497,6 +511,9 @@ impl Pair {
                     assert_eq!(got, OnWake::Submit, "step {step}: wake_by_ref (idle)");
                     self.model.notified = true;
                     self.model.entries += 1;
+                    // The guard reference held while the entry was queued.
+                    let last = self.real.ref_dec();
+                    self.ref_dropped(last);
                 }
             }
             Op::DropWaker => {
@@ -567,6 +584,10 @@ impl Pair {
                     let prev = self.real.drop_join_interest();
                     assert_eq!(prev, expected, "step {step}: drop_join_interest");
                     self.model.join_interest = false;
+                    if !prev.has(COMPLETE) {
+                        // The handle takes the join waker slot back and drops the waker.
+                        self.model.join_waker = false;
+                    }
                     if prev.has(COMPLETE) {
                         self.drop_output();
                     }
