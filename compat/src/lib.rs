@@ -11,7 +11,7 @@
 //!
 //! # Features
 //!
-//! * `tokio-io`: turns on brisk-io's feature of that name, which implements
+//! * `tokio-io`: turns on brisk's feature of that name, which implements
 //!   `tokio::io::AsyncRead`/`AsyncWrite` for [`brisk::net::TcpStream`],
 //!   [`brisk::net::UnixStream`] and all their split halves, so that tokio-util codecs and
 //!   other crates written against tokio's traits run on brisk (tokio's runtime is not used):

@@ -131,7 +131,7 @@
 //! | `time::{sleep, sleep_until, timeout, interval, interval_at, Sleep, Interval}` | [`time::sleep`], [`time::sleep_until`], [`time::timeout`], [`time::interval`], [`time::interval_at`], [`time::Sleep`] (`Unpin`: `reset` without pinning), [`time::Interval`] |
 //! | `time::Instant`, `time::error::Elapsed` | [`time::Instant`] (= `std::time::Instant`), [`time::error::Elapsed`] |
 //! | `net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream}` | [`net::TcpListener`], [`net::TcpStream`], [`net::UdpSocket`], [`net::UnixListener`], [`net::UnixStream`], with `split`/`into_split` |
-//! | `io::{AsyncRead, AsyncWrite}` | the streams implement `futures_io`'s traits ([`io::AsyncRead`], [`io::AsyncWrite`]) and, with the `tokio-io` feature of `brisk-io` or `brisk-compat`, tokio's |
+//! | `io::{AsyncRead, AsyncWrite}` | the streams implement `futures_io`'s traits ([`io::AsyncRead`], [`io::AsyncWrite`]) and, with the `tokio-io` feature of `brisk` (or `brisk-compat`), tokio's |
 //! | `hyper_util::rt::{TokioExecutor, TokioTimer, TokioIo}` | `brisk_compat::hyper::{BriskExecutor, BriskTimer, BriskIo}` |
 //! | `tokio::sync`, `tokio::select!` | not provided: runtime-agnostic crates work on brisk (`async-channel`, `async-lock`, `futures`' channels and `select!`) |
 
@@ -140,10 +140,12 @@
 mod blocking;
 mod builder;
 mod coop;
+pub mod io;
 mod loom;
 #[cfg(all(test, loom))]
 mod loom_models;
 mod metrics;
+pub mod net;
 mod runtime;
 mod scheduler;
 pub mod task;
@@ -163,16 +165,6 @@ pub use task::{spawn, spawn_eager, spawn_lazy, JoinError, JoinHandle};
 pub use brisk_macros::main;
 /// `#[brisk::test]`: runs an `async` test on a brisk runtime (2 workers by default).
 pub use brisk_macros::test;
-
-/// Networking: TCP, UDP and Unix sockets driven by the runtime's reactor.
-pub mod net {
-    pub use brisk_io::net::*;
-}
-
-/// I/O traits and the readiness wrapper for custom sources.
-pub mod io {
-    pub use brisk_io::{AsyncRead, AsyncWrite, Direction, Interest, ReadyEvent, Registered};
-}
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -322,7 +322,7 @@ pub struct EnterGuard {
     // Field order is drop order: restore the previous context before freeing this one.
     _ctx_guard: context::EnterGuard,
     _ctx: Box<Context>,
-    _io: brisk_io::EnterGuard,
+    _io: crate::io::EnterGuard,
 }
 
 impl fmt::Debug for EnterGuard {

@@ -41,8 +41,8 @@ pub(crate) struct Shared {
     pub(crate) owned: OwnedTasks,
     pub(crate) metrics: Metrics,
     /// The I/O reactor, owned by whichever parked worker drives it.
-    pub(crate) driver: Mutex<brisk_io::Reactor>,
-    pub(crate) io: brisk_io::Handle,
+    pub(crate) driver: Mutex<crate::io::Reactor>,
+    pub(crate) io: crate::io::Handle,
     pub(crate) time: TimeDriver,
     /// The threads of `spawn_blocking`.
     pub(crate) blocking: crate::blocking::BlockingPool,
@@ -57,7 +57,7 @@ impl Shared {
         stealers: Box<[Stealer<TaskRef>]>,
     ) -> std::io::Result<Shared> {
         let n = config.worker_threads;
-        let reactor = brisk_io::Reactor::new()?;
+        let reactor = crate::io::Reactor::new()?;
         Ok(Shared {
             io: reactor.handle(),
             driver: Mutex::new(reactor),

@@ -16,9 +16,9 @@ use std::task::{ready, Context, Poll};
 
 use mio::Interest;
 
-use crate::reactor::Handle;
-use crate::registered::Registered;
-use crate::registration::Direction;
+use crate::io::Direction;
+use crate::io::Handle;
+use crate::io::Registered;
 
 /// A Unix-domain socket server, listening for connections.
 #[derive(Debug)]

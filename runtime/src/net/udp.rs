@@ -15,10 +15,10 @@ use std::task::{Context, Poll};
 
 use mio::Interest;
 
+use crate::io::Direction;
+use crate::io::Handle;
+use crate::io::Registered;
 use crate::net::{each_addr, no_addresses, resolve};
-use crate::reactor::Handle;
-use crate::registered::Registered;
-use crate::registration::Direction;
 
 /// A UDP socket.
 #[derive(Debug)]

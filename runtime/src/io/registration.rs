@@ -1,7 +1,7 @@
 //! Readiness state of one registered source.
 //!
 //! An [`IoState`] is shared (in an `Arc`) between the reactor, which sets readiness
-//! when mio reports an event, and the [`Registered`](crate::Registered) wrapper, which
+//! when mio reports an event, and the [`Registered`](crate::io::Registered) wrapper, which
 //! reads readiness, parks wakers per direction and clears readiness after a
 //! `WouldBlock`.
 //!
@@ -60,9 +60,9 @@ impl Direction {
 }
 
 /// Readiness of one direction as observed at one moment, returned by
-/// [`Registered::poll_read_ready`](crate::Registered::poll_read_ready) and friends.
+/// [`Registered::poll_read_ready`](crate::io::Registered::poll_read_ready) and friends.
 ///
-/// Hand it back to [`Registered::clear_readiness`](crate::Registered::clear_readiness)
+/// Hand it back to [`Registered::clear_readiness`](crate::io::Registered::clear_readiness)
 /// when the operation it allowed returned `WouldBlock`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ReadyEvent {

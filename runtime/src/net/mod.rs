@@ -18,9 +18,9 @@
 //! # Invariants
 //!
 //! * Every socket is registered with the reactor current on the thread that created
-//!   it ([`Handle::current`](crate::Handle::current)); accepted streams use their
+//!   it (`Handle::current`); accepted streams use their
 //!   listener's reactor. Creating one with no current reactor panics.
-//! * Every operation poll spends [`coop`] budget first and never blocks
+//! * Every operation poll spends cooperative budget first and never blocks
 //!   the thread (host name resolution excepted, see the crate docs).
 //! * `connect` resolves only after the connection is established or has failed:
 //!   a refused connection is an error, never a hang.
@@ -37,8 +37,8 @@ use std::task::{ready, Context, Poll};
 use mio::event::Source;
 
 use crate::coop;
-use crate::registered::Registered;
-use crate::registration::Direction;
+use crate::io::Direction;
+use crate::io::Registered;
 
 pub mod tcp;
 mod udp;

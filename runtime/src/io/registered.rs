@@ -8,7 +8,7 @@
 //! * The source is registered with the reactor for as long as the `Registered` lives,
 //!   and deregistered (then its slot freed) when it drops or is unwrapped with
 //!   [`Registered::into_inner`].
-//! * [`Registered::poll_io`] spends one unit of [`coop`](crate::coop) budget per call,
+//! * [`Registered::poll_io`] spends one unit of cooperative budget per call,
 //!   then clears readiness only when the operation returns `WouldBlock`, and retries:
 //!   it returns `Pending` only when the reactor reports the direction not ready, with
 //!   the task's waker parked for that direction.
@@ -21,10 +21,10 @@ use mio::event::Source;
 use mio::Interest;
 
 use crate::coop;
-use crate::reactor::{Handle, Registration};
-use crate::registration::{Direction, ReadyEvent};
+use crate::io::reactor::{Handle, Registration};
+use crate::io::registration::{Direction, ReadyEvent};
 
-/// A mio source plus its registration with a [`Reactor`](crate::Reactor): the bridge
+/// A mio source plus its registration with a reactor: the bridge
 /// between a nonblocking source and `Waker`-based futures (like tokio's `PollEvented`).
 pub struct Registered<S: Source> {
     // `None` only after `into_inner` took the source out.
@@ -37,14 +37,14 @@ impl<S: Source> Registered<S> {
     ///
     /// # Panics
     ///
-    /// Panics if there is no current reactor (see [`Handle::current`]).
+    /// Panics if there is no current reactor (the thread is not in a brisk runtime).
     #[track_caller]
     pub fn new(source: S, interest: Interest) -> io::Result<Registered<S>> {
         Registered::with_handle(source, interest, &Handle::current())
     }
 
     /// Registers `source` for `interest` with the reactor of `handle`.
-    pub fn with_handle(
+    pub(crate) fn with_handle(
         mut source: S,
         interest: Interest,
         handle: &Handle,
@@ -64,7 +64,7 @@ impl<S: Source> Registered<S> {
     }
 
     /// The handle of the reactor this source is registered with.
-    pub fn handle(&self) -> &Handle {
+    pub(crate) fn handle(&self) -> &Handle {
         self.registration.handle()
     }
 

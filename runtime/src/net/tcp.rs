@@ -14,10 +14,10 @@ use std::task::{ready, Context, Poll};
 
 use mio::Interest;
 
+use crate::io::Direction;
+use crate::io::Handle;
+use crate::io::Registered;
 use crate::net::{each_addr, resolve};
-use crate::reactor::Handle;
-use crate::registered::Registered;
-use crate::registration::Direction;
 
 /// A TCP socket server, listening for connections.
 #[derive(Debug)]

@@ -1,23 +1,23 @@
-//! `brisk-io`: the I/O reactor and the socket types of the brisk runtime.
+//! I/O: the traits the socket types implement, the readiness wrapper for custom sources,
+//! and the reactor behind [`crate::net`].
 //!
-//! This crate turns readiness events from [`mio`] into [`std::task::Waker`] wake-ups.
-//! It knows nothing of brisk's scheduler: a [`Reactor`] is driven by whoever calls
-//! [`Reactor::turn`] (in brisk, the worker that parks), and the socket types in
-//! [`net`] only ever store and wake `Waker`s. That is what lets this crate be tested
-//! alone, with a hand-written executor.
+//! The reactor turns readiness events from [`mio`] into [`std::task::Waker`] wake-ups.
+//! It knows nothing of the scheduler: it is driven by whoever calls its `turn` (the worker
+//! that parks), and the socket types in [`crate::net`] only ever store and wake `Waker`s.
+//! That is what lets the reactor be tested alone, with a hand-written executor (the unit
+//! tests of this module).
 //!
 //! # Pieces
 //!
-//! * [`Reactor`] owns the `mio::Poll`. [`Reactor::turn`] polls it once and wakes the
-//!   tasks whose sources became ready.
-//! * [`Handle`] is the shared, cloneable side of a reactor: it registers sources,
-//!   interrupts a blocked turn ([`Handle::unpark`]) and is installed as the current
-//!   reactor of a thread with [`Handle::enter`]. Socket types created on a thread
-//!   register with that thread's current reactor.
+//! * The reactor (crate-private `Reactor`) owns the `mio::Poll`; its `turn` polls it once
+//!   and wakes the tasks whose sources became ready.
+//! * Its handle (crate-private `Handle`) is the shared side: it registers sources,
+//!   interrupts a blocked turn and is installed as the current reactor of a thread.
+//!   `Handle::current()` is the one place socket types find their reactor.
 //! * [`Registered`] pairs a mio source with its registration and provides the
 //!   readiness protocol ([`Registered::poll_io`]); the socket types are thin layers
 //!   on top of it.
-//! * [`coop`] is the per-thread cooperative budget that every I/O poll spends.
+//! * The runtime's cooperative budget (crate-private) is spent by every I/O poll.
 //!
 //! # Invariants
 //!
@@ -33,38 +33,37 @@
 //!   index and a generation. Freeing a slot bumps the generation, so an event that was
 //!   already harvested for a dropped source never reaches the registration that
 //!   reuses the slot.
-//! * **Every I/O poll spends budget first.** Each poll of an I/O operation calls
-//!   [`coop::poll_proceed`] before it touches the socket, so a task looping on an
-//!   always-ready socket yields after [`coop::DEFAULT_BUDGET`] operations when the
-//!   runtime sets a budget.
+//! * **Every I/O poll spends budget first.** Each poll of an I/O operation spends one
+//!   unit of the cooperative budget before it touches the socket, so a task looping on
+//!   an always-ready socket yields after a bounded number of operations.
 //! * **Only `turn` blocks.** Socket operations never block the calling thread. The one
 //!   exception is host name resolution in `bind`/`connect`/`send_to`, which uses
 //!   [`std::net::ToSocketAddrs`] on the calling thread; pass literal addresses to
 //!   avoid it.
-//! * **A dropped reactor fails pending I/O.** When a [`Reactor`] is dropped, every
-//!   registration is woken and its operations fail with an error instead of waiting
-//!   forever; new registrations with its handles fail too.
+//! * **A dropped reactor fails pending I/O.** When the runtime (and so its reactor) is
+//!   dropped, every registration is woken and its operations fail with an error instead
+//!   of waiting forever; new registrations fail too.
 //!
 //! # Features
 //!
 //! * `tokio-io` (off by default): `tokio::io::AsyncRead`/`AsyncWrite` for the stream
 //!   types and their halves, next to the `futures_io` traits they always implement. Only
-//!   tokio's traits are pulled in, not its runtime. See [`net`].
+//!   tokio's traits are pulled in, not its runtime. See [`crate::net`].
 //!
 //! # Outside a runtime
 //!
 //! Creating a socket type (`bind`, `connect`, `from_std`, `pair`, ...) on a thread
-//! without a current reactor panics with "there is no brisk reactor running: I/O types
-//! must be created from within a brisk runtime", as [`Handle::current`] does.
+//! without a current runtime panics with "there is no brisk reactor running: I/O types
+//! must be created from within a brisk runtime".
 
-pub mod coop;
-pub mod net;
 mod reactor;
 mod registered;
 mod registration;
+#[cfg(test)]
+mod tests;
 
 pub use futures_io::{AsyncRead, AsyncWrite};
 pub use mio::Interest;
-pub use reactor::{EnterGuard, Handle, Reactor};
+pub(crate) use reactor::{EnterGuard, Handle, Reactor};
 pub use registered::Registered;
 pub use registration::{Direction, ReadyEvent};
