@@ -132,6 +132,7 @@
 //! | `time::Instant`, `time::error::Elapsed` | [`time::Instant`] (= `std::time::Instant`), [`time::error::Elapsed`] |
 //! | `net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream}` | [`net::TcpListener`], [`net::TcpStream`], [`net::UdpSocket`], [`net::UnixListener`], [`net::UnixStream`], with `split`/`into_split` |
 //! | `io::{AsyncRead, AsyncWrite}` | the streams implement `futures_io`'s traits ([`io::AsyncRead`], [`io::AsyncWrite`]) and, with the `tokio-io` feature of `brisk` (or `brisk-compat`), tokio's |
+//! | `io::{AsyncReadExt, AsyncWriteExt, AsyncBufReadExt, BufReader, BufWriter, copy, split, empty, sink}` | the same names in [`io`] (re-exported from `futures-lite`; see [`io`] for the few differences) |
 //! | `hyper_util::rt::{TokioExecutor, TokioTimer, TokioIo}` | `brisk_compat::hyper::{BriskExecutor, BriskTimer, BriskIo}` |
 //! | `tokio::sync`, `tokio::select!` | not provided: runtime-agnostic crates work on brisk (`async-channel`, `async-lock`, `futures`' channels and `select!`) |
 
@@ -148,6 +149,7 @@ mod metrics;
 pub mod net;
 mod runtime;
 mod scheduler;
+pub mod stream;
 pub mod task;
 pub mod time;
 

@@ -1,5 +1,65 @@
-//! I/O: the traits the socket types implement, the readiness wrapper for custom sources,
-//! and the reactor behind [`crate::net`].
+//! I/O: the traits and helpers of async reading and writing, the readiness wrapper for
+//! custom sources, and the reactor behind [`crate::net`].
+//!
+//! # Traits and helpers
+//!
+//! brisk's sockets implement the `futures-io` traits ([`AsyncRead`], [`AsyncWrite`]); the
+//! helpers around them are re-exported from `futures-lite`, a small, well-kept crate, so
+//! that code written for tokio's `tokio::io` reads the same:
+//!
+//! | tokio::io | brisk::io |
+//! |---|---|
+//! | `AsyncReadExt` (`read`, `read_exact`, `read_to_end`, `read_to_string`, `take`, `chain`) | [`AsyncReadExt`] (same names; `read_exact` gives `()`, the sockets' inherent `read_exact` the length, as tokio's) |
+//! | `AsyncWriteExt` (`write`, `write_all`, `flush`, `shutdown`) | [`AsyncWriteExt`] (`shutdown` is `close`; the sockets also have an inherent `shutdown`) |
+//! | `AsyncBufReadExt` (`read_line`, `read_until`, `lines`, `split`) | [`AsyncBufReadExt`] (`lines` gives a [`Lines`] stream: `lines.next().await` with [`crate::stream::StreamExt`] where tokio has `next_line()`) |
+//! | `BufReader`, `BufWriter`, `copy`, `split`, `empty`, `sink`, `repeat` | [`BufReader`], [`BufWriter`], [`copy`], [`split`], [`empty`], [`sink`], [`repeat`] |
+//! | `AsyncSeek`, `AsyncSeekExt` | [`AsyncSeek`], [`AsyncSeekExt`] |
+//!
+//! A line-based echo server on these helpers (also `runtime/examples/line_echo.rs`):
+//!
+//! ```no_run
+//! use brisk::io::{AsyncBufReadExt, BufReader};
+//! use brisk::net::TcpListener;
+//! use brisk::stream::StreamExt;
+//!
+//! #[brisk::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let listener = TcpListener::bind("127.0.0.1:7001").await?;
+//!     loop {
+//!         let (stream, _) = listener.accept().await?;
+//!         brisk::spawn(async move {
+//!             let (read, mut write) = stream.into_split();
+//!             let mut lines = BufReader::new(read).lines();
+//!             while let Some(Ok(line)) = lines.next().await {
+//!                 let reply = format!("{line}\n");
+//!                 if write.write_all(reply.as_bytes()).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         });
+//!     }
+//! }
+//! ```
+//!
+//! With the `tokio-io` feature (`brisk = { features = ["tokio-io"] }`) the stream types and
+//! their halves also implement tokio's `AsyncRead`/`AsyncWrite`, so tokio-util's codecs
+//! run on brisk sockets (only tokio's traits are compiled in, not its runtime):
+//!
+//! ```ignore
+//! // Cargo.toml: brisk = { version = "0.1", features = ["tokio-io"] }
+//! //             tokio-util = { version = "0.7", features = ["codec"] }
+//! use futures_util::{SinkExt, StreamExt};
+//! use tokio_util::codec::{Framed, LinesCodec};
+//!
+//! let stream = brisk::net::TcpStream::connect(addr).await?;
+//! let mut framed = Framed::new(stream, LinesCodec::new());
+//! framed.send("hello").await?;
+//! let reply: Option<Result<String, _>> = framed.next().await;
+//! ```
+//!
+//! (`runtime/examples/codec_lines.rs` is that example, complete.)
+//!
+//! # The reactor
 //!
 //! The reactor turns readiness events from [`mio`] into [`std::task::Waker`] wake-ups.
 //! It knows nothing of the scheduler: it is driven by whoever calls its `turn` (the worker
@@ -62,7 +122,11 @@ mod registration;
 #[cfg(test)]
 mod tests;
 
-pub use futures_io::{AsyncRead, AsyncWrite};
+pub use futures_lite::io::{
+    copy, empty, repeat, sink, split, AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt,
+    AsyncSeek, AsyncSeekExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, Cursor, Empty, Lines,
+    ReadHalf, Repeat, Sink, WriteHalf,
+};
 pub use mio::Interest;
 pub(crate) use reactor::{EnterGuard, Handle, Reactor};
 pub use registered::Registered;
