@@ -130,4 +130,4 @@ pub use futures_lite::io::{
 pub use mio::Interest;
 pub(crate) use reactor::{EnterGuard, Handle, Reactor};
 pub use registered::Registered;
-pub use registration::{Direction, ReadyEvent};
+pub use registration::{Direction, Ready, ReadyEvent};

@@ -22,7 +22,7 @@ use mio::Interest;
 
 use crate::coop;
 use crate::io::reactor::{Handle, Registration};
-use crate::io::registration::{Direction, ReadyEvent};
+use crate::io::registration::{Direction, Ready, ReadyEvent};
 
 /// A mio source plus its registration with a reactor: the bridge
 /// between a nonblocking source and `Waker`-based futures (like tokio's `PollEvented`).
@@ -147,6 +147,53 @@ impl<S: Source> Registered<S> {
                 }
                 result => return Poll::Ready(result),
             }
+        }
+    }
+
+    /// Polls until one of the directions in `interest` is ready; spends coop budget once.
+    /// On `Pending` the task's waker is parked for every direction of `interest`.
+    pub(crate) fn poll_ready_interest(
+        &self,
+        interest: Interest,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Ready>> {
+        ready!(coop::poll_proceed(cx));
+        let mut ready = Ready::EMPTY;
+        let mut pending = false;
+        for (wanted, dir) in [
+            (interest.is_readable(), Direction::Read),
+            (interest.is_writable(), Direction::Write),
+        ] {
+            if !wanted {
+                continue;
+            }
+            match self.poll_ready_unbudgeted(dir, cx) {
+                Poll::Ready(Ok(ev)) => ready |= Ready::from_event(&ev),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => pending = true,
+            }
+        }
+        if ready.is_empty() && pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(ready))
+        }
+    }
+
+    /// Runs `op` once if `dir` is ready by the reactor's account, else fails with
+    /// `WouldBlock` without calling it; a `WouldBlock` from `op` clears the readiness.
+    /// Never parks a waker and spends no budget (the `try_*` methods).
+    pub fn try_io<R>(&self, dir: Direction, op: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        let event = match self.registration.state().readiness(dir) {
+            Some(event) => event?,
+            None => return Err(io::ErrorKind::WouldBlock.into()),
+        };
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.clear_readiness(event);
+                Err(e)
+            }
+            result => result,
         }
     }
 

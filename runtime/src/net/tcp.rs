@@ -9,14 +9,9 @@
 use std::future::poll_fn;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
-use mio::Interest;
-
-use crate::io::Direction;
-use crate::io::Handle;
-use crate::io::Registered;
+use crate::io::{Handle, Registered};
 use crate::net::{each_addr, resolve};
 
 /// A TCP socket server, listening for connections.
@@ -27,6 +22,7 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds a listener to the first address of `addr` that works (`SO_REUSEADDR` set).
+    /// Fails with `AddrInUse` if another socket listens on the address.
     ///
     /// # Panics
     ///
@@ -36,88 +32,43 @@ impl TcpListener {
         let handle = Handle::current();
         each_addr(addrs, |addr| {
             let handle = &handle;
-            async move {
-                let listener = mio::net::TcpListener::bind(addr)?;
-                Ok(TcpListener {
-                    io: Registered::with_handle(listener, Interest::READABLE, handle)?,
-                })
-            }
+            async move { TcpListener::with_handle(mio::net::TcpListener::bind(addr)?, handle) }
         })
         .await
     }
 
-    /// Wraps a std listener, switching it to nonblocking mode.
-    ///
-    /// # Panics
-    ///
-    /// Panics if there is no current reactor.
-    #[track_caller]
-    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        let handle = Handle::current();
-        listener.set_nonblocking(true)?;
-        Ok(TcpListener {
-            io: Registered::with_handle(
-                mio::net::TcpListener::from_std(listener),
-                Interest::READABLE,
-                &handle,
-            )?,
-        })
+    /// The IP time-to-live of the listener's socket (`IP_TTL`).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
     }
 
-    /// Waits for and accepts a new connection.
-    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
-    }
-
-    /// Polls to accept a new connection (the poll form of [`accept`](Self::accept)).
-    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (stream, addr) = ready!(self
-            .io
-            .poll_io(Direction::Read, cx, || self.io.get_ref().accept()))?;
-        Poll::Ready(TcpStream::with_handle(stream, self.io.handle()).map(|s| (s, addr)))
-    }
-
-    /// The local address the listener is bound to.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// Reads and clears the socket's pending error (`SO_ERROR`).
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
+    /// Sets the IP time-to-live of the listener's socket, inherited by accepted streams.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
     }
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+crate::net::impl_listener!(
+    TcpListener,
+    mio::net::TcpListener,
+    std::net::TcpListener,
+    TcpStream,
+    SocketAddr
+);
 
 /// A TCP connection.
 ///
-/// Read and write with the inherent `async` methods or through
-/// [`futures_io::AsyncRead`]/[`futures_io::AsyncWrite`]; split it with
-/// [`split`](TcpStream::split) or [`into_split`](TcpStream::into_split) to read and
-/// write from two tasks.
+/// Read and write with the inherent `async` methods, through
+/// [`AsyncRead`](crate::io::AsyncRead)/[`AsyncWrite`](crate::io::AsyncWrite) and the helpers
+/// of [`crate::io`], or with the nonblocking `try_*` methods after `readable()`/`writable()`;
+/// split it with [`split`](TcpStream::split) or [`into_split`](TcpStream::into_split) to read
+/// and write from two tasks.
 #[derive(Debug)]
 pub struct TcpStream {
     io: Registered<mio::net::TcpStream>,
 }
 
 impl TcpStream {
-    fn with_handle(stream: mio::net::TcpStream, handle: &Handle) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            io: Registered::with_handle(stream, Interest::READABLE | Interest::WRITABLE, handle)?,
-        })
-    }
-
     /// Connects to `addr`, trying each resolved address in turn until one succeeds.
     ///
     /// Resolves once the connection is established; a refused connection is an error.
@@ -132,33 +83,16 @@ impl TcpStream {
             let handle = &handle;
             async move {
                 let stream = TcpStream::with_handle(mio::net::TcpStream::connect(addr)?, handle)?;
-                poll_fn(|cx| crate::net::poll_connected(&stream.io, cx)).await?;
+                stream.connected().await?;
                 Ok(stream)
             }
         })
         .await
     }
 
-    /// Wraps a connected std stream, switching it to nonblocking mode.
-    ///
-    /// # Panics
-    ///
-    /// Panics if there is no current reactor.
-    #[track_caller]
-    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        let handle = Handle::current();
-        stream.set_nonblocking(true)?;
-        TcpStream::with_handle(mio::net::TcpStream::from_std(stream), &handle)
-    }
-
-    /// The remote address of the connection.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
-    }
-
-    /// The local address of the connection.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
+    /// Waits until a nonblocking connect has completed; resolves to its outcome.
+    pub(crate) async fn connected(&self) -> io::Result<()> {
+        poll_fn(|cx| crate::net::poll_connected(&self.io, cx)).await
     }
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm when `true`).
@@ -171,37 +105,39 @@ impl TcpStream {
         self.io.get_ref().nodelay()
     }
 
-    /// Reads and clears the socket's pending error (`SO_ERROR`).
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
+    /// Sets `SO_LINGER`: with `Some(d)`, closing the socket blocks the closing thread for up
+    /// to `d` while unsent data drains; `Some(Duration::ZERO)` resets the connection on
+    /// close instead (see [`set_zero_linger`](Self::set_zero_linger)); `None` is the
+    /// default (close returns at once, the kernel sends the rest).
+    pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {
+        socket2::SockRef::from(self).set_linger(dur)
     }
 
-    /// Splits the stream into a read half and a write half that borrow it, for
-    /// reading and writing at the same time within one task.
-    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        split(self)
+    /// The `SO_LINGER` setting (see [`set_linger`](Self::set_linger)).
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        socket2::SockRef::from(self).linger()
     }
 
-    /// Splits the stream into owned halves that can move to different tasks.
-    /// Dropping the write half shuts down the write direction;
-    /// [`OwnedReadHalf::reunite`] puts them back together.
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        into_split(self)
+    /// Makes dropping the stream reset the connection (`SO_LINGER` of zero): unsent data
+    /// is discarded and the peer's next read fails with `ConnectionReset`.
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.set_linger(Some(Duration::ZERO))
+    }
+
+    /// The IP time-to-live of the stream's packets (`IP_TTL`).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
+    }
+
+    /// Sets the IP time-to-live of the stream's packets.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
     }
 }
 
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
-
-crate::net::impl_read_side!([] TcpStream, |this| &this.io);
-crate::net::impl_write_side!([] TcpStream, |this| &this.io);
-crate::net::define_split!(TcpStream, SocketAddr);
+crate::net::impl_stream!(
+    TcpStream,
+    mio::net::TcpStream,
+    std::net::TcpStream,
+    SocketAddr
+);
