@@ -149,6 +149,8 @@ mod metrics;
 pub mod net;
 mod runtime;
 mod scheduler;
+#[cfg(unix)]
+pub mod signal;
 pub mod stream;
 pub mod task;
 pub mod time;

@@ -63,6 +63,13 @@ impl<S: Source> Registered<S> {
             .expect("Registered source is present until into_inner")
     }
 
+    /// The source, mutably (for sources whose nonblocking operations take `&mut self`).
+    pub(crate) fn get_mut(&mut self) -> &mut S {
+        self.source
+            .as_mut()
+            .expect("Registered source is present until into_inner")
+    }
+
     /// The handle of the reactor this source is registered with.
     pub(crate) fn handle(&self) -> &Handle {
         self.registration.handle()
