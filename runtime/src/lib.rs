@@ -141,6 +141,7 @@
 mod blocking;
 mod builder;
 mod coop;
+pub mod fs;
 pub mod io;
 mod loom;
 #[cfg(all(test, loom))]
