@@ -139,3 +139,14 @@ fn hyper_util_legacy_client_against_a_brisk_hyper_server() {
         server.await.unwrap().unwrap();
     });
 }
+
+/// `#[brisk::test(tokio_compat)]` (and `#[brisk::main(tokio_compat)]`) run the body inside
+/// the bridge: tokio's timer and sockets work directly in it.
+#[brisk::test(tokio_compat)]
+async fn the_attribute_option_runs_the_body_inside_the_bridge() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, accepted) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+    assert_eq!(client.unwrap().local_addr().unwrap(), accepted.unwrap().1);
+}
