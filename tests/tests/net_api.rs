@@ -667,3 +667,41 @@ fn unix_datagram_abstract_names() {
         assert_eq!(&buf[..n], b"again");
     });
 }
+
+#[test]
+fn split_halves_have_the_readiness_api() {
+    run("halves readiness", async {
+        let (client, server) = tcp_pair().await;
+        let (mut read, write) = server.into_split();
+        let (_client_read, client_write) = client.into_split();
+        client_write.writable().await.unwrap();
+        assert_eq!(client_write.try_write(b"halves").unwrap(), 6);
+        let mut buf = [0u8; 6];
+        let mut n = read.peek(&mut buf).await.unwrap();
+        while n < 6 {
+            n = read.peek(&mut buf).await.unwrap();
+        }
+        assert_eq!(&buf, b"halves");
+        read.readable().await.unwrap();
+        let mut got = Vec::with_capacity(16);
+        assert_eq!(read.try_read_buf(&mut got).unwrap(), 6);
+        assert_eq!(got, b"halves");
+        assert_eq!(
+            read.try_read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        assert!(write.ready(Interest::WRITABLE).await.unwrap().is_writable());
+
+        // Borrowed halves too.
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let (ra, _wa) = a.split();
+        let (_rb, wb) = b.split();
+        wb.writable().await.unwrap();
+        wb.try_write_vectored(&[IoSlice::new(b"x"), IoSlice::new(b"y")])
+            .unwrap();
+        ra.readable().await.unwrap();
+        let mut two = [0u8; 2];
+        assert_eq!(ra.try_read(&mut two).unwrap(), 2);
+        assert_eq!(&two, b"xy");
+    });
+}

@@ -401,7 +401,7 @@ macro_rules! impl_stream {
             /// Receives data into `buf` without removing it from the socket's queue: the
             /// next read returns the same bytes. Waits until some data (or end of stream)
             /// is there.
-            pub async fn peek(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
                 std::future::poll_fn(|cx| {
                     self.io.poll_io(crate::io::Direction::Read, cx, || {
                         crate::net::peek_fd(self.io.get_ref(), &mut *buf)
@@ -904,10 +904,94 @@ macro_rules! define_split {
         crate::net::impl_write_side!([<'a>] WriteHalf<'a>, |this| &this.0.io);
         crate::net::impl_read_side!([] OwnedReadHalf, |this| &this.inner.io);
         crate::net::impl_write_side!([] OwnedWriteHalf, |this| &this.inner.io);
+        crate::net::impl_half_readiness!([<'a>] ReadHalf<'a>, |this| this.0, read);
+        crate::net::impl_half_readiness!([<'a>] WriteHalf<'a>, |this| this.0, write);
+        crate::net::impl_half_readiness!([] OwnedReadHalf, |this| &*this.inner, read);
+        crate::net::impl_half_readiness!([] OwnedWriteHalf, |this| &*this.inner, write);
+    };
+}
+
+/// The readiness API of one direction on a split half, delegating to its stream.
+macro_rules! impl_half_readiness {
+    ([$($gen:tt)*] $ty:ty, |$this:ident| $stream:expr, read) => {
+        impl$($gen)* $ty {
+            /// Waits for the readiness of the stream in `interest` (see the stream's `ready`).
+            pub async fn ready(
+                &self,
+                interest: crate::io::Interest,
+            ) -> std::io::Result<crate::io::Ready> {
+                let $this = self;
+                $stream.ready(interest).await
+            }
+
+            /// Waits until the stream is readable.
+            pub async fn readable(&self) -> std::io::Result<()> {
+                let $this = self;
+                $stream.readable().await
+            }
+
+            /// Reads without waiting (see the stream's `try_read`).
+            pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let $this = self;
+                $stream.try_read(buf)
+            }
+
+            /// Reads into several buffers without waiting.
+            pub fn try_read_vectored(
+                &self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                let $this = self;
+                $stream.try_read_vectored(bufs)
+            }
+
+            /// Reads into the spare capacity of `buf` without waiting.
+            pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> std::io::Result<usize> {
+                let $this = self;
+                $stream.try_read_buf(buf)
+            }
+
+            /// Receives data without removing it from the queue (see the stream's `peek`).
+            pub async fn peek(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let $this = &*self;
+                $stream.peek(buf).await
+            }
+        }
+    };
+    ([$($gen:tt)*] $ty:ty, |$this:ident| $stream:expr, write) => {
+        impl$($gen)* $ty {
+            /// Waits for the readiness of the stream in `interest` (see the stream's `ready`).
+            pub async fn ready(
+                &self,
+                interest: crate::io::Interest,
+            ) -> std::io::Result<crate::io::Ready> {
+                let $this = self;
+                $stream.ready(interest).await
+            }
+
+            /// Waits until the stream is writable.
+            pub async fn writable(&self) -> std::io::Result<()> {
+                let $this = self;
+                $stream.writable().await
+            }
+
+            /// Writes without waiting (see the stream's `try_write`).
+            pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                let $this = self;
+                $stream.try_write(buf)
+            }
+
+            /// Writes from several buffers without waiting.
+            pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                let $this = self;
+                $stream.try_write_vectored(bufs)
+            }
+        }
     };
 }
 
 pub(crate) use define_split;
+pub(crate) use impl_half_readiness;
 pub(crate) use impl_listener;
 pub(crate) use impl_read_side;
 pub(crate) use impl_readiness;
