@@ -569,7 +569,6 @@ fn unix_bind_addr_and_connect_addr() {
         // try_read/try_write and peek on Unix streams.
         client.writable().await.unwrap();
         assert_eq!(client.try_write(b"ping").unwrap(), 4);
-        let mut server = server;
         let mut buf = [0u8; 4];
         let mut n = server.peek(&mut buf).await.unwrap();
         while n < 4 {
