@@ -11,7 +11,10 @@
 //!
 //! # Features
 //!
-//! * `tokio-io`: turns on brisk-io's feature of that name, which implements
+//! * `tokio`: the `tokio` module and its `Compat` wrapper, which runs tokio-only code
+//!   (`tokio::time`, `tokio::net`, `tokio::spawn`, and the crates built on them) inside brisk
+//!   tasks, served by one lazily started tokio runtime thread.
+//! * `tokio-io`: turns on brisk's feature of that name, which implements
 //!   `tokio::io::AsyncRead`/`AsyncWrite` for [`brisk::net::TcpStream`],
 //!   [`brisk::net::UnixStream`] and all their split halves, so that tokio-util codecs and
 //!   other crates written against tokio's traits run on brisk (tokio's runtime is not used):
@@ -31,3 +34,5 @@
 
 pub mod demo;
 pub mod hyper;
+#[cfg(feature = "tokio")]
+pub mod tokio;

@@ -10,7 +10,10 @@ use syn::{Expr, Lit, LitInt, Meta, Token};
 
 /// The comma-separated list of option names, as shown in error messages.
 pub(crate) const OPTION_NAMES: &str =
-    "worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval";
+    "worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat";
+
+/// The flag that wraps the body in `brisk_compat::tokio::Compat`.
+const TOKIO_COMPAT: &str = "tokio_compat";
 
 /// One option accepted by `#[brisk::main(...)]` and `#[brisk::test(...)]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +78,8 @@ pub(crate) struct Config {
     pub(crate) eager_budget: Option<u32>,
     pub(crate) eager_depth: Option<u32>,
     pub(crate) global_queue_interval: Option<u32>,
+    /// `tokio_compat`: run the body inside `brisk_compat::tokio::Compat`.
+    pub(crate) tokio_compat: bool,
 }
 
 /// Collects several errors into one, so that all of them are reported at once.
@@ -102,6 +107,22 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Config> {
     let mut errors = Errors::default();
     for meta in &metas {
         let path = meta.path();
+        if path.is_ident(TOKIO_COMPAT) {
+            match meta {
+                Meta::Path(_) if config.tokio_compat => errors.push(syn::Error::new_spanned(
+                    path,
+                    format!("duplicate option `{TOKIO_COMPAT}`"),
+                )),
+                Meta::Path(_) => config.tokio_compat = true,
+                _ => errors.push(syn::Error::new_spanned(
+                    meta,
+                    format!(
+                        "`{TOKIO_COMPAT}` takes no value: write `#[brisk::main({TOKIO_COMPAT})]`"
+                    ),
+                )),
+            }
+            continue;
+        }
         let Some(opt) = path
             .get_ident()
             .and_then(|ident| Opt::from_name(&ident.to_string()))
@@ -351,8 +372,23 @@ mod tests {
                 eager_budget: Some(16),
                 eager_depth: Some(8),
                 global_queue_interval: Some(31),
+                tokio_compat: false,
             }
         );
+    }
+
+    #[test]
+    fn tokio_compat_is_a_bare_flag() {
+        let config = parse(quote!(worker_threads = 1, tokio_compat)).unwrap();
+        assert!(config.tokio_compat);
+        assert_eq!(config.worker_threads, Some(1));
+        assert!(!parse(quote!(worker_threads = 1)).unwrap().tokio_compat);
+        let err = parse(quote!(tokio_compat = true)).unwrap_err().to_string();
+        assert!(err.contains("`tokio_compat` takes no value"), "{err}");
+        let err = parse(quote!(tokio_compat, tokio_compat))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("duplicate option `tokio_compat`"), "{err}");
     }
 
     #[test]
@@ -406,11 +442,11 @@ mod tests {
     fn unknown_option() {
         assert_eq!(
             error_messages("foo = 1"),
-            ["unknown option `foo`, expected one of: worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval"]
+            ["unknown option `foo`, expected one of: worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat"]
         );
         assert_eq!(
             error_messages("a::b = 1"),
-            ["unknown option `a::b`, expected one of: worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval"]
+            ["unknown option `a::b`, expected one of: worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat"]
         );
         let flavor = error_messages("flavor = \"current_thread\"");
         assert!(

@@ -202,7 +202,12 @@ fn render(kind: Kind, config: &Config, func: ItemFn) -> TokenStream {
     let stmts = &block.stmts;
     let mut body_block = Group::new(Delimiter::Brace, quote!(#hint #(#stmts)*));
     body_block.set_span(body_span);
-    let body_future = quote_spanned!(body_span=> async move #body_block);
+    let mut body_future = quote_spanned!(body_span=> async move #body_block);
+    if config.tokio_compat {
+        // tokio's timers, sockets and `tokio::spawn` work inside the body (needs the
+        // `brisk-compat` crate with its `tokio` feature).
+        body_future = quote!(::brisk_compat::tokio::Compat::new(#body_future));
+    }
 
     let body = syn::Ident::new("body", Span::mixed_site());
     let runtime = syn::Ident::new("runtime", Span::mixed_site());

@@ -116,6 +116,12 @@
 //!
 //! An option that is not given produces no `Builder` call at all.
 //!
+//! One more option is a bare flag: `tokio_compat` (`#[brisk::main(tokio_compat)]`) runs the
+//! body inside `brisk_compat::tokio::Compat`, so that code calling `tokio::time`,
+//! `tokio::net` or `tokio::spawn` directly in the body works. The crate must then depend on
+//! `brisk-compat` (under that name) with its `tokio` feature. Futures the body spawns are not
+//! wrapped: wrap those with `.compat()` themselves.
+//!
 //! # Errors
 //!
 //! Misuse is reported at compile time, pointing at the offending tokens, with every problem

@@ -20,22 +20,29 @@
 
 use std::io::Write;
 
+use brisk::signal::unix::{signal, SignalKind};
 use brisk_compat::demo::{serve, Shutdown};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = address()?;
     let shutdown = Shutdown::new();
-    let on_signal = shutdown.clone();
-    ctrlc::set_handler(move || {
-        if on_signal.trigger() {
-            eprintln!("shutting down: finishing in-flight requests (Ctrl-C again to quit now)");
-        } else {
-            std::process::exit(130);
-        }
-    })?;
 
     let rt = brisk::Runtime::new()?;
     let stats = rt.block_on(async {
+        // Listen for SIGINT before serving: from here on Ctrl-C is brisk's to handle.
+        let mut ctrl_c = signal(SignalKind::interrupt())?;
+        let on_signal = shutdown.clone();
+        brisk::spawn(async move {
+            while ctrl_c.recv().await.is_some() {
+                if on_signal.trigger() {
+                    eprintln!(
+                        "shutting down: finishing in-flight requests (Ctrl-C again to quit now)"
+                    );
+                } else {
+                    std::process::exit(130);
+                }
+            }
+        });
         let listener = brisk::net::TcpListener::bind(addr.as_str()).await?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{}", listener.local_addr()?)?;

@@ -57,8 +57,9 @@
 //! }
 //! ```
 //!
-//! More in `runtime/examples/`: `echo_server`, `timeouts`, `group_fanout` ([`task::TaskGroup`]),
-//! and `http_server`, a hyper 1.x server with graceful shutdown on Ctrl-C through the
+//! More in `runtime/examples/`: `echo_server`, `line_echo` ([`io::BufReader`] and `lines()`),
+//! `codec_lines` (tokio-util codecs, feature `tokio-io`), `timeouts`, `group_fanout`
+//! ([`task::TaskGroup`]), and `http_server`, a hyper 1.x server with graceful shutdown on Ctrl-C through the
 //! `brisk-compat` crate (hyper's `Executor`, `Timer` and I/O traits on brisk, and tokio's
 //! `AsyncRead`/`AsyncWrite` behind its `tokio-io` feature).
 //!
@@ -116,7 +117,8 @@
 //! - setting state *after* `spawn` that the child should see on its first step: the child has
 //!   already taken that step. Set the state first, or use [`spawn_lazy`].
 //!
-//! Names, tokio → brisk:
+//! Names, tokio → brisk (the full map, module by module, with the crates to use where brisk
+//! has no counterpart, is the [`coming_from_tokio`] page):
 //!
 //! | tokio | brisk |
 //! |---|---|
@@ -130,22 +132,31 @@
 //! | `task::JoinSet` | [`task::TaskGroup`] (children start eagerly; `join_next`, `join_all`, `abort_all`) |
 //! | `time::{sleep, sleep_until, timeout, interval, interval_at, Sleep, Interval}` | [`time::sleep`], [`time::sleep_until`], [`time::timeout`], [`time::interval`], [`time::interval_at`], [`time::Sleep`] (`Unpin`: `reset` without pinning), [`time::Interval`] |
 //! | `time::Instant`, `time::error::Elapsed` | [`time::Instant`] (= `std::time::Instant`), [`time::error::Elapsed`] |
-//! | `net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream}` | [`net::TcpListener`], [`net::TcpStream`], [`net::UdpSocket`], [`net::UnixListener`], [`net::UnixStream`], with `split`/`into_split` |
-//! | `io::{AsyncRead, AsyncWrite}` | the streams implement `futures_io`'s traits ([`io::AsyncRead`], [`io::AsyncWrite`]) and, with the `tokio-io` feature of `brisk-io` or `brisk-compat`, tokio's |
+//! | `net::{TcpListener, TcpStream, TcpSocket, UdpSocket, UnixListener, UnixStream, UnixDatagram}` | [`net::TcpListener`], [`net::TcpStream`], [`net::TcpSocket`], [`net::UdpSocket`], [`net::UnixListener`], [`net::UnixStream`], [`net::UnixDatagram`], with `split`/`into_split` and the readiness API |
+//! | `fs`, `signal` | [`fs`], [`signal`] |
+//! | `io::{AsyncRead, AsyncWrite}` | the streams implement `futures_io`'s traits ([`io::AsyncRead`], [`io::AsyncWrite`]) and, with the `tokio-io` feature of `brisk` (or `brisk-compat`), tokio's |
+//! | `io::{AsyncReadExt, AsyncWriteExt, AsyncBufReadExt, BufReader, BufWriter, copy, split, empty, sink}` | the same names in [`io`] (re-exported from `futures-lite`; see [`io`] for the few differences) |
 //! | `hyper_util::rt::{TokioExecutor, TokioTimer, TokioIo}` | `brisk_compat::hyper::{BriskExecutor, BriskTimer, BriskIo}` |
-//! | `tokio::sync`, `tokio::select!` | not provided: runtime-agnostic crates work on brisk (`async-channel`, `async-lock`, `futures`' channels and `select!`) |
+//! | `tokio::sync`, `tokio::select!` | not provided: tokio's `sync` types and macros need no tokio runtime and work on brisk, as do `async-channel`, `async-lock` and `futures`' channels and `select!` (see [`coming_from_tokio`]) |
 
 #![warn(missing_docs)]
 
 mod blocking;
 mod builder;
+pub mod coming_from_tokio;
 mod coop;
+pub mod fs;
+pub mod io;
 mod loom;
 #[cfg(all(test, loom))]
 mod loom_models;
 mod metrics;
+pub mod net;
 mod runtime;
 mod scheduler;
+#[cfg(unix)]
+pub mod signal;
+pub mod stream;
 pub mod task;
 pub mod time;
 
@@ -163,16 +174,6 @@ pub use task::{spawn, spawn_eager, spawn_lazy, JoinError, JoinHandle};
 pub use brisk_macros::main;
 /// `#[brisk::test]`: runs an `async` test on a brisk runtime (2 workers by default).
 pub use brisk_macros::test;
-
-/// Networking: TCP, UDP and Unix sockets driven by the runtime's reactor.
-pub mod net {
-    pub use brisk_io::net::*;
-}
-
-/// I/O traits and the readiness wrapper for custom sources.
-pub mod io {
-    pub use brisk_io::{AsyncRead, AsyncWrite, Direction, Interest, ReadyEvent, Registered};
-}
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -567,7 +567,7 @@ mod parker {
         model(|| {
             let shared = shared();
             // Hold the driver: `park` must take the condvar path.
-            let _driver = shared.driver.lock().unwrap();
+            let _driver = shared.driver.try_lock().expect("the driver is free");
             let parker = Arc::new(Parker::default());
             let unparker = {
                 let parker = parker.clone();
@@ -585,7 +585,7 @@ mod parker {
     fn loom_park_unpark_twice() {
         model(|| {
             let shared = shared();
-            let _driver = shared.driver.lock().unwrap();
+            let _driver = shared.driver.try_lock().expect("the driver is free");
             let parker = Arc::new(Parker::default());
             let first_done = Arc::new(AtomicBool::new(false));
             let unparker = {

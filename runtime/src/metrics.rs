@@ -123,7 +123,7 @@ impl RuntimeMetrics {
 
     /// Timers (sleeps, timeouts, intervals) registered in the timing wheel right now.
     pub fn active_timers(&self) -> usize {
-        self.shared.time.len()
+        self.shared.driver.time.len()
     }
 
     /// Tasks taken from the shared injector queue.

@@ -1,4 +1,4 @@
-//! tokio's I/O traits on brisk's streams (feature `tokio-io` of brisk-io, turned on here
+//! tokio's I/O traits on brisk's streams (feature `tokio-io` of brisk, turned on here
 //! through brisk-compat): tokio-util codecs over a brisk `TcpStream`, on a brisk runtime, with
 //! no tokio runtime anywhere. Also the futures-io side: buffered line reading.
 

@@ -139,10 +139,9 @@ impl Drop for InlineSlot<'_> {
     }
 }
 
-/// Makes `ctx` this thread's context (and its runtime's reactor the current one) until the
-/// guard drops.
+/// Makes `ctx` this thread's context until the guard drops: its runtime's scheduler, reactor
+/// (`io::Handle::current`) and timers are then this thread's.
 pub(crate) fn enter(ctx: Context) -> EnterGuard {
-    let io = ctx.shared().io.enter();
     let ctx = Rc::new(ctx);
     STACK.with(|s| {
         s.contexts.borrow_mut().push(ctx.clone());
@@ -153,7 +152,6 @@ pub(crate) fn enter(ctx: Context) -> EnterGuard {
     CURRENT.with(|c| c.set(Rc::as_ptr(&ctx)));
     EnterGuard {
         ctx,
-        _io: io,
         _not_send: PhantomData,
     }
 }
@@ -162,7 +160,6 @@ pub(crate) fn enter(ctx: Context) -> EnterGuard {
 #[must_use = "the context is left when the guard drops"]
 pub(crate) struct EnterGuard {
     ctx: Rc<Context>,
-    _io: brisk_io::EnterGuard,
     _not_send: PhantomData<*const ()>,
 }
 

@@ -12,13 +12,14 @@
 //!   list cancels the tasks themselves.
 
 pub(crate) mod context;
+pub(crate) mod driver;
 pub(crate) mod eager;
 pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod worker;
 
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crossbeam_deque::{Injector, Steal, Stealer};
 
@@ -28,7 +29,6 @@ use crate::task::harness;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::TaskRef;
 use crate::task::schedule::Schedule;
-use crate::time::driver::TimeDriver;
 use idle::Idle;
 use park::Parker;
 
@@ -41,10 +41,8 @@ pub(crate) struct Shared {
     pub(crate) parkers: Box<[Parker]>,
     pub(crate) owned: OwnedTasks,
     pub(crate) metrics: Metrics,
-    /// The I/O reactor, owned by whichever parked worker drives it.
-    pub(crate) driver: Mutex<brisk_io::Reactor>,
-    pub(crate) io: brisk_io::Handle,
-    pub(crate) time: TimeDriver,
+    /// The I/O reactor and the timers, turned by whichever worker holds them.
+    pub(crate) driver: driver::Driver,
     /// The threads of `spawn_blocking`.
     pub(crate) blocking: crate::blocking::BlockingPool,
     shutdown: AtomicBool,
@@ -58,11 +56,8 @@ impl Shared {
         stealers: Box<[Stealer<TaskRef>]>,
     ) -> std::io::Result<Shared> {
         let n = config.worker_threads;
-        let reactor = brisk_io::Reactor::new()?;
         Ok(Shared {
-            io: reactor.handle(),
-            driver: Mutex::new(reactor),
-            time: TimeDriver::new(),
+            driver: driver::Driver::new()?,
             blocking: crate::blocking::BlockingPool::new(
                 config.max_blocking_threads,
                 config.thread_keep_alive,
@@ -123,18 +118,11 @@ impl Shared {
         }
     }
 
-    /// Interrupts the worker sleeping in the reactor (a new timer is due before it wakes).
-    pub(crate) fn unpark_driver(&self) {
-        self.io.unpark();
-    }
-
     /// A busy worker's turn of the driver: polls I/O without blocking and fires due timers,
     /// unless another worker holds the driver.
     pub(crate) fn poll_driver_nonblocking(&self) {
-        if let Ok(mut reactor) = self.driver.try_lock() {
-            let _ = reactor.turn(Some(std::time::Duration::ZERO));
-            drop(reactor);
-            self.time.process(std::time::Instant::now());
+        if let Some(mut driver) = self.driver.try_lock() {
+            driver.park(Some(std::time::Duration::ZERO));
         }
     }
 

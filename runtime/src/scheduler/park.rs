@@ -10,7 +10,6 @@
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
 
 use super::Shared;
 
@@ -38,7 +37,7 @@ impl Parker {
         {
             return;
         }
-        if let Ok(mut reactor) = shared.driver.try_lock() {
+        if let Some(mut driver) = shared.driver.try_lock() {
             if self
                 .state
                 .compare_exchange(EMPTY, PARKED_DRIVER, SeqCst, SeqCst)
@@ -47,15 +46,8 @@ impl Parker {
                 self.state.store(EMPTY, SeqCst); // it was NOTIFIED
                 return;
             }
-            let timeout = shared.time.park_timeout(Instant::now());
-            // An error here is not recoverable by waiting: fall back to a short sleep so the
-            // worker keeps serving its queues.
-            if reactor.turn(timeout).is_err() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            shared.time.unparked();
-            shared.time.process(Instant::now());
-            drop(reactor);
+            driver.park(None);
+            drop(driver);
             self.state.store(EMPTY, SeqCst);
             return;
         }
@@ -92,7 +84,7 @@ impl Parker {
                 drop(self.mutex.lock().unwrap_or_else(|e| e.into_inner()));
                 self.condvar.notify_one();
             }
-            PARKED_DRIVER => shared.io.unpark(),
+            PARKED_DRIVER => shared.driver.unpark(),
             other => unreachable!("brisk: bad parker state {other}"),
         }
     }

@@ -533,7 +533,7 @@ struct Unconstrained(Option<u32>);
 
 impl Unconstrained {
     fn enter() -> Unconstrained {
-        let saved = brisk_io::coop::budget();
+        let saved = crate::coop::budget();
         crate::coop::set_budget(None);
         Unconstrained(saved)
     }

@@ -65,7 +65,7 @@ impl Sleep {
 
     fn deregister(&mut self) {
         if let Some((key, _)) = self.entry.take() {
-            self.shared.time.cancel(key);
+            self.shared.driver.time.cancel(key);
         }
     }
 
@@ -86,9 +86,13 @@ impl Sleep {
             }
             _ => {
                 self.deregister();
-                let (key, interrupt) = self.shared.time.insert(self.deadline, cx.waker().clone());
+                let (key, interrupt) = self
+                    .shared
+                    .driver
+                    .time
+                    .insert(self.deadline, cx.waker().clone());
                 if interrupt {
-                    self.shared.unpark_driver();
+                    self.shared.driver.unpark();
                 }
                 self.entry = Some((key, cx.waker().clone()));
             }

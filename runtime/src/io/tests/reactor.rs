@@ -1,8 +1,6 @@
 //! The reactor alone (hand-written wakers, explicit turns), the coop budget, and use of
 //! sockets outside a reactor.
 
-mod support;
-
 use std::future::Future;
 use std::pin::pin;
 use std::sync::mpsc;
@@ -10,9 +8,10 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use brisk_io::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
-use brisk_io::{coop, AsyncRead, Handle, Reactor};
-use support::CountingWaker;
+use super::support::CountingWaker;
+use crate::coop;
+use crate::io::{AsyncRead, Handle, Reactor};
+use crate::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
 
 /// Turns `reactor` until `done()` or 5 s pass; returns the sum of the wake counts.
 fn turn_until(reactor: &mut Reactor, mut done: impl FnMut() -> bool) -> usize {
@@ -271,6 +270,6 @@ fn handle_is_send_and_sync_and_reactor_is_send() {
     send_sync::<TcpStream>();
     send_sync::<UdpSocket>();
     send_sync::<UnixStream>();
-    send_sync::<brisk_io::net::tcp::OwnedReadHalf>();
-    send_sync::<brisk_io::net::unix::OwnedWriteHalf>();
+    send_sync::<crate::net::tcp::OwnedReadHalf>();
+    send_sync::<crate::net::unix::OwnedWriteHalf>();
 }

@@ -8,7 +8,7 @@
 //! * The source is registered with the reactor for as long as the `Registered` lives,
 //!   and deregistered (then its slot freed) when it drops or is unwrapped with
 //!   [`Registered::into_inner`].
-//! * [`Registered::poll_io`] spends one unit of [`coop`](crate::coop) budget per call,
+//! * [`Registered::poll_io`] spends one unit of cooperative budget per call,
 //!   then clears readiness only when the operation returns `WouldBlock`, and retries:
 //!   it returns `Pending` only when the reactor reports the direction not ready, with
 //!   the task's waker parked for that direction.
@@ -21,10 +21,10 @@ use mio::event::Source;
 use mio::Interest;
 
 use crate::coop;
-use crate::reactor::{Handle, Registration};
-use crate::registration::{Direction, ReadyEvent};
+use crate::io::reactor::{Handle, Registration};
+use crate::io::registration::{Direction, Ready, ReadyEvent};
 
-/// A mio source plus its registration with a [`Reactor`](crate::Reactor): the bridge
+/// A mio source plus its registration with a reactor: the bridge
 /// between a nonblocking source and `Waker`-based futures (like tokio's `PollEvented`).
 pub struct Registered<S: Source> {
     // `None` only after `into_inner` took the source out.
@@ -37,14 +37,14 @@ impl<S: Source> Registered<S> {
     ///
     /// # Panics
     ///
-    /// Panics if there is no current reactor (see [`Handle::current`]).
+    /// Panics if there is no current reactor (the thread is not in a brisk runtime).
     #[track_caller]
     pub fn new(source: S, interest: Interest) -> io::Result<Registered<S>> {
         Registered::with_handle(source, interest, &Handle::current())
     }
 
     /// Registers `source` for `interest` with the reactor of `handle`.
-    pub fn with_handle(
+    pub(crate) fn with_handle(
         mut source: S,
         interest: Interest,
         handle: &Handle,
@@ -63,8 +63,15 @@ impl<S: Source> Registered<S> {
             .expect("Registered source is present until into_inner")
     }
 
+    /// The source, mutably (for sources whose nonblocking operations take `&mut self`).
+    pub(crate) fn get_mut(&mut self) -> &mut S {
+        self.source
+            .as_mut()
+            .expect("Registered source is present until into_inner")
+    }
+
     /// The handle of the reactor this source is registered with.
-    pub fn handle(&self) -> &Handle {
+    pub(crate) fn handle(&self) -> &Handle {
         self.registration.handle()
     }
 
@@ -147,6 +154,53 @@ impl<S: Source> Registered<S> {
                 }
                 result => return Poll::Ready(result),
             }
+        }
+    }
+
+    /// Polls until one of the directions in `interest` is ready; spends coop budget once.
+    /// On `Pending` the task's waker is parked for every direction of `interest`.
+    pub(crate) fn poll_ready_interest(
+        &self,
+        interest: Interest,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Ready>> {
+        ready!(coop::poll_proceed(cx));
+        let mut ready = Ready::EMPTY;
+        let mut pending = false;
+        for (wanted, dir) in [
+            (interest.is_readable(), Direction::Read),
+            (interest.is_writable(), Direction::Write),
+        ] {
+            if !wanted {
+                continue;
+            }
+            match self.poll_ready_unbudgeted(dir, cx) {
+                Poll::Ready(Ok(ev)) => ready |= Ready::from_event(&ev),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => pending = true,
+            }
+        }
+        if ready.is_empty() && pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(ready))
+        }
+    }
+
+    /// Runs `op` once if `dir` is ready by the reactor's account, else fails with
+    /// `WouldBlock` without calling it; a `WouldBlock` from `op` clears the readiness.
+    /// Never parks a waker and spends no budget (the `try_*` methods).
+    pub fn try_io<R>(&self, dir: Direction, op: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        let event = match self.registration.state().readiness(dir) {
+            Some(event) => event?,
+            None => return Err(io::ErrorKind::WouldBlock.into()),
+        };
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.clear_readiness(event);
+                Err(e)
+            }
+            result => result,
         }
     }
 

@@ -14,9 +14,11 @@
 //! * `unpark` makes the turn in progress, or if none the next turn, return without
 //!   blocking. It calls into mio only if no unpark is already pending.
 
+#[cfg(test)]
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
+#[cfg(test)]
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -25,7 +27,7 @@ use std::time::Duration;
 use mio::event::Source;
 use mio::{Events, Interest, Token};
 
-use crate::registration::{
+use crate::io::registration::{
     IoState, ERROR, READABLE, READ_CLOSED, SHUTDOWN, WRITABLE, WRITE_CLOSED,
 };
 
@@ -66,7 +68,7 @@ struct Slab {
 impl Slab {
     fn insert(&mut self) -> io::Result<(Token, Arc<IoState>)> {
         if self.shutdown {
-            return Err(crate::registration::shutdown_error());
+            return Err(crate::io::registration::shutdown_error());
         }
         let index = match self.free.pop() {
             Some(index) => index,
@@ -138,7 +140,7 @@ impl Inner {
 /// Exactly one thread at a time calls [`turn`](Reactor::turn) (it takes `&mut self`);
 /// everything else goes through a [`Handle`]. Dropping the reactor fails all pending and
 /// future I/O on its registrations with an error.
-pub struct Reactor {
+pub(crate) struct Reactor {
     poll: mio::Poll,
     events: Events,
     inner: Arc<Inner>,
@@ -148,7 +150,7 @@ pub struct Reactor {
 
 impl Reactor {
     /// Creates a reactor (a `mio::Poll` and its waker).
-    pub fn new() -> io::Result<Reactor> {
+    pub(crate) fn new() -> io::Result<Reactor> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(&registry, WAKER_TOKEN)?;
@@ -166,7 +168,7 @@ impl Reactor {
     }
 
     /// Returns a handle to this reactor.
-    pub fn handle(&self) -> Handle {
+    pub(crate) fn handle(&self) -> Handle {
         Handle {
             inner: self.inner.clone(),
         }
@@ -176,7 +178,7 @@ impl Reactor {
     /// to registrations and wakes their wakers. Returns how many wakers it woke.
     ///
     /// A poll interrupted by a signal returns `Ok(0)`.
-    pub fn turn(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+    pub(crate) fn turn(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
@@ -261,11 +263,14 @@ impl fmt::Debug for Reactor {
 /// A shared reference to a [`Reactor`]: registers sources, interrupts a blocked
 /// [`turn`](Reactor::turn) and serves as a thread's current reactor.
 #[derive(Clone)]
-pub struct Handle {
+pub(crate) struct Handle {
     inner: Arc<Inner>,
 }
 
+#[cfg(test)]
 thread_local! {
+    /// Test scaffolding only: the reactor unit tests drive a `Reactor` without a runtime and
+    /// enter it here. In the library a thread's reactor is its runtime context's.
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
 }
 
@@ -275,7 +280,7 @@ impl Handle {
     /// The turn in progress, or if none the next turn, returns without blocking. While an
     /// unpark is pending (not yet consumed by a turn), further unparks are a single atomic
     /// operation.
-    pub fn unpark(&self) {
+    pub(crate) fn unpark(&self) {
         if !self.inner.unparked.swap(true, Ordering::AcqRel) {
             // Waking can only fail on resource exhaustion of the eventfd/pipe, in which
             // case the poller is already woken.
@@ -283,10 +288,10 @@ impl Handle {
         }
     }
 
-    /// Makes this handle the current reactor of this thread until the guard drops (nests, restores previous).
-    ///
-    /// Guards must be dropped in the reverse order of their creation.
-    pub fn enter(&self) -> EnterGuard {
+    /// Test scaffolding: makes this handle the current reactor of this thread (without a
+    /// runtime) until the guard drops.
+    #[cfg(test)]
+    pub(crate) fn enter(&self) -> EnterGuard {
         let previous = CURRENT.with(|current| current.borrow_mut().replace(self.clone()));
         EnterGuard {
             previous,
@@ -299,9 +304,9 @@ impl Handle {
     /// # Panics
     ///
     /// Panics with "there is no brisk reactor running: I/O types must be created from within a
-    /// brisk runtime" if no handle is [entered](Handle::enter) on this thread.
+    /// brisk runtime" on a thread outside a brisk runtime's context.
     #[track_caller]
-    pub fn current() -> Handle {
+    pub(crate) fn current() -> Handle {
         match Handle::try_current() {
             Some(handle) => handle,
             None => panic!("{}", NO_REACTOR),
@@ -309,11 +314,12 @@ impl Handle {
     }
 
     /// Returns the current reactor of this thread, if any.
-    pub fn try_current() -> Option<Handle> {
-        CURRENT
-            .try_with(|current| current.borrow().clone())
-            .ok()
-            .flatten()
+    pub(crate) fn try_current() -> Option<Handle> {
+        let handle =
+            crate::scheduler::context::with_current(|c| c.map(|c| c.shared().driver.io.clone()));
+        #[cfg(test)]
+        let handle = handle.or_else(|| CURRENT.try_with(|c| c.borrow().clone()).ok().flatten());
+        handle
     }
 
     /// Registers `source` with `interest` and allocates its slab slot.
@@ -355,14 +361,14 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// Guard returned by [`Handle::enter`]; restores the previous current reactor on drop.
-///
-/// It is `!Send`: it must be dropped on the thread that created it.
-pub struct EnterGuard {
+/// Guard returned by [`Handle::enter`] (tests only); restores the previous reactor on drop.
+#[cfg(test)]
+pub(crate) struct EnterGuard {
     previous: Option<Handle>,
     _not_send: PhantomData<*const ()>,
 }
 
+#[cfg(test)]
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
@@ -371,6 +377,7 @@ impl Drop for EnterGuard {
     }
 }
 
+#[cfg(test)]
 impl fmt::Debug for EnterGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EnterGuard")
@@ -427,7 +434,7 @@ impl fmt::Debug for Registration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registration::Direction;
+    use crate::io::registration::Direction;
     use std::sync::atomic::AtomicUsize;
     use std::task::{Context, Poll, Wake, Waker};
 

@@ -1,7 +1,7 @@
 //! Readiness state of one registered source.
 //!
 //! An [`IoState`] is shared (in an `Arc`) between the reactor, which sets readiness
-//! when mio reports an event, and the [`Registered`](crate::Registered) wrapper, which
+//! when mio reports an event, and the [`Registered`](crate::io::Registered) wrapper, which
 //! reads readiness, parks wakers per direction and clears readiness after a
 //! `WouldBlock`.
 //!
@@ -60,9 +60,9 @@ impl Direction {
 }
 
 /// Readiness of one direction as observed at one moment, returned by
-/// [`Registered::poll_read_ready`](crate::Registered::poll_read_ready) and friends.
+/// [`Registered::poll_read_ready`](crate::io::Registered::poll_read_ready) and friends.
 ///
-/// Hand it back to [`Registered::clear_readiness`](crate::Registered::clear_readiness)
+/// Hand it back to [`Registered::clear_readiness`](crate::io::Registered::clear_readiness)
 /// when the operation it allowed returned `WouldBlock`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ReadyEvent {
@@ -95,6 +95,80 @@ impl ReadyEvent {
     /// An error was reported on the source (read it with the source's `take_error`).
     pub fn is_error(&self) -> bool {
         self.ready & ERROR != 0
+    }
+}
+
+/// A set of readiness states, returned by the sockets' `ready(interest)` (the counterpart of
+/// tokio's `io::Ready`).
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ready(usize);
+
+impl Ready {
+    /// No readiness.
+    pub const EMPTY: Ready = Ready(0);
+    /// Readable.
+    pub const READABLE: Ready = Ready(READABLE);
+    /// Writable.
+    pub const WRITABLE: Ready = Ready(WRITABLE);
+    /// The read half is closed.
+    pub const READ_CLOSED: Ready = Ready(READ_CLOSED);
+    /// The write half is closed.
+    pub const WRITE_CLOSED: Ready = Ready(WRITE_CLOSED);
+    /// An error is pending.
+    pub const ERROR: Ready = Ready(ERROR);
+
+    pub(crate) fn from_event(ev: &ReadyEvent) -> Ready {
+        Ready(ev.ready)
+    }
+
+    /// No readiness at all.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// Readable (or read-closed: a read will not block).
+    pub fn is_readable(self) -> bool {
+        self.0 & (READABLE | READ_CLOSED) != 0
+    }
+    /// Writable (or write-closed: a write will not block).
+    pub fn is_writable(self) -> bool {
+        self.0 & (WRITABLE | WRITE_CLOSED) != 0
+    }
+    /// The read half is closed.
+    pub fn is_read_closed(self) -> bool {
+        self.0 & READ_CLOSED != 0
+    }
+    /// The write half is closed.
+    pub fn is_write_closed(self) -> bool {
+        self.0 & WRITE_CLOSED != 0
+    }
+    /// An error is pending (read it with the socket's `take_error`).
+    pub fn is_error(self) -> bool {
+        self.0 & ERROR != 0
+    }
+}
+
+impl std::ops::BitOr for Ready {
+    type Output = Ready;
+    fn bitor(self, other: Ready) -> Ready {
+        Ready(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Ready {
+    fn bitor_assign(&mut self, other: Ready) {
+        self.0 |= other.0;
+    }
+}
+
+impl fmt::Debug for Ready {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ready")
+            .field("readable", &(self.0 & READABLE != 0))
+            .field("writable", &(self.0 & WRITABLE != 0))
+            .field("read_closed", &self.is_read_closed())
+            .field("write_closed", &self.is_write_closed())
+            .field("error", &self.is_error())
+            .finish()
     }
 }
 
@@ -238,6 +312,11 @@ impl IoState {
             Some(ev) => Poll::Ready(ev),
             None => Poll::Pending,
         }
+    }
+
+    /// The readiness of `dir` right now, without parking a waker: `None` if not ready.
+    pub(crate) fn readiness(&self, dir: Direction) -> Option<io::Result<ReadyEvent>> {
+        Self::observe(self.state.load(Ordering::Acquire), dir)
     }
 
     /// Clears the readiness of `ev.direction` if no event arrived since `ev` was observed.

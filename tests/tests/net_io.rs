@@ -1,15 +1,61 @@
-//! Socket types driven by a reactor thread and the tiny executor in `support`.
-
-mod support;
+//! Socket types on the real runtime: echo, concurrent accept, large transfers in both
+//! directions, end of stream, split halves, refused connections, UDP and Unix sockets.
 
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
-use std::thread;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use brisk_io::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
-use brisk_io::{AsyncRead, AsyncWrite};
-use support::{block_on, join2, join_all, pattern, pattern_byte, run, ReactorThread, TempDir};
+use brisk::io::{AsyncRead, AsyncWrite};
+use brisk::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+use brisk_tests::with_watchdog;
+use futures_util::future::{join as join2, join_all};
+
+/// Runs `fut` on a fresh two-worker runtime; fails the test after 60 s.
+fn run<F: Future + Send + 'static>(fut: F) -> F::Output
+where
+    F::Output: Send + 'static,
+{
+    with_watchdog(Duration::from_secs(60), "net_io test", move || {
+        let rt = brisk::Runtime::builder().worker_threads(2).build().unwrap();
+        rt.block_on(fut)
+    })
+}
+
+/// Deterministic test data: byte `i` of stream `seed`.
+fn pattern_byte(seed: u8, i: usize) -> u8 {
+    (i.wrapping_mul(31) ^ (i >> 11)).wrapping_add(seed as usize) as u8
+}
+
+fn pattern(seed: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| pattern_byte(seed, i)).collect()
+}
+
+/// A fresh, empty directory for Unix socket files; removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "brisk-net-io-{}-{}-{}",
+            name,
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// Reads until end of stream, checking each byte against `pattern_byte(seed, _)`.
 /// Returns the number of bytes read.
@@ -49,20 +95,16 @@ async fn connected_tcp_pair() -> (TcpStream, TcpStream) {
 fn tcp_echo_many_clients() {
     const CLIENTS: usize = 24;
     const LEN: usize = 100 * 1024;
-    let rt = ReactorThread::start();
-    let listener = block_on(&rt.handle, TcpListener::bind("127.0.0.1:0")).unwrap();
-    let addr = listener.local_addr().unwrap();
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
 
-    // Server: accepts on its own thread, echoes each connection on a thread of its own,
-    // all sharing the one reactor.
-    let handle = rt.handle.clone();
-    let server = thread::spawn(move || {
-        let mut echoes = Vec::new();
-        for _ in 0..CLIENTS {
-            let (mut stream, _) = block_on(&handle, listener.accept()).unwrap();
-            let handle = handle.clone();
-            echoes.push(thread::spawn(move || {
-                block_on(&handle, async {
+        // Server: accepts in one task, echoes each connection in a task of its own.
+        let server = brisk::spawn(async move {
+            let mut echoes = Vec::new();
+            for _ in 0..CLIENTS {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                echoes.push(brisk::spawn(async move {
                     let mut buf = vec![0u8; 16 * 1024];
                     let mut echoed = 0;
                     loop {
@@ -73,59 +115,50 @@ fn tcp_echo_many_clients() {
                         stream.write_all(&buf[..n]).await?;
                         echoed += n;
                     }
-                })
-            }));
-        }
-        echoes
-            .into_iter()
-            .map(|t| t.join().unwrap().unwrap())
-            .collect::<Vec<_>>()
-    });
+                }));
+            }
+            let mut echoed = Vec::new();
+            for e in echoes {
+                echoed.push(e.await.unwrap().unwrap());
+            }
+            echoed
+        });
 
-    let results = block_on(&rt.handle, async {
-        let clients = (0..CLIENTS)
-            .map(|i| {
-                Box::pin(async move {
-                    let mut stream = TcpStream::connect(addr).await?;
-                    stream.set_nodelay(true)?;
-                    assert!(stream.nodelay()?);
-                    let data = pattern(i as u8, LEN);
-                    let (mut rd, mut wr) = stream.split();
-                    let (w, r) = join2(
-                        async {
-                            wr.write_all(&data).await?;
-                            wr.shutdown().await
-                        },
-                        read_and_check(&mut rd, i as u8),
-                    )
-                    .await;
-                    w?;
-                    r
-                }) as Pin<Box<dyn std::future::Future<Output = io::Result<usize>>>>
-            })
-            .collect();
-        join_all(clients).await
+        let clients = (0..CLIENTS).map(|i| async move {
+            let mut stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            assert!(stream.nodelay()?);
+            let data = pattern(i as u8, LEN);
+            let (mut rd, mut wr) = stream.split();
+            let (w, r) = join2(
+                async {
+                    wr.write_all(&data).await?;
+                    wr.shutdown().await
+                },
+                read_and_check(&mut rd, i as u8),
+            )
+            .await;
+            w?;
+            r
+        });
+        let results = join_all(clients).await;
+        for (i, r) in results.into_iter().enumerate() {
+            assert_eq!(r.unwrap(), LEN, "client {i}");
+        }
+        assert_eq!(server.await.unwrap(), vec![LEN; CLIENTS]);
     });
-    for (i, r) in results.into_iter().enumerate() {
-        assert_eq!(r.unwrap(), LEN, "client {i}");
-    }
-    let echoed = server.join().unwrap();
-    assert_eq!(echoed, vec![LEN; CLIENTS]);
 }
 
 #[test]
 fn tcp_accept_from_two_tasks_on_one_listener() {
-    let rt = ReactorThread::start();
-    let listener =
-        std::sync::Arc::new(block_on(&rt.handle, TcpListener::bind("127.0.0.1:0")).unwrap());
-    let addr = listener.local_addr().unwrap();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let acceptors: Vec<_> = (0..2)
-        .map(|_| {
-            let (listener, handle, ready_tx) =
-                (listener.clone(), rt.handle.clone(), ready_tx.clone());
-            thread::spawn(move || {
-                block_on(&handle, async {
+    run(async {
+        let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let addr = listener.local_addr().unwrap();
+        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel();
+        let acceptors: Vec<_> = (0..2)
+            .map(|_| {
+                let (listener, ready_tx) = (listener.clone(), ready_tx.clone());
+                brisk::spawn(async move {
                     // Make sure both tasks are waiting before anyone connects.
                     let mut accept = std::pin::pin!(listener.accept());
                     let first =
@@ -135,31 +168,26 @@ fn tcp_accept_from_two_tasks_on_one_listener() {
                     accept.await.unwrap().1
                 })
             })
-        })
-        .collect();
-    ready_rx.recv().unwrap();
-    ready_rx.recv().unwrap();
-    let clients = block_on(&rt.handle, async {
+            .collect();
+        ready_rx.recv().await.unwrap();
+        ready_rx.recv().await.unwrap();
         let a = TcpStream::connect(addr).await.unwrap();
         let b = TcpStream::connect(addr).await.unwrap();
-        (a, b)
+        let mut peers = Vec::new();
+        for t in acceptors {
+            peers.push(t.await.unwrap());
+        }
+        let mut expected = vec![a.local_addr().unwrap(), b.local_addr().unwrap()];
+        peers.sort();
+        expected.sort();
+        assert_eq!(peers, expected);
     });
-    let mut peers: Vec<_> = acceptors.into_iter().map(|t| t.join().unwrap()).collect();
-    let mut expected = vec![
-        clients.0.local_addr().unwrap(),
-        clients.1.local_addr().unwrap(),
-    ];
-    peers.sort();
-    expected.sort();
-    assert_eq!(peers, expected);
 }
 
 #[test]
 fn tcp_16mib_both_directions_at_once() {
     const LEN: usize = 16 * 1024 * 1024;
     const CHUNK: usize = 256 * 1024;
-    let rt = ReactorThread::start();
-    let (a, b) = block_on(&rt.handle, connected_tcp_pair());
 
     async fn send(w: &mut (impl AsyncWrite + Unpin), seed: u8) -> io::Result<()> {
         let mut chunk = vec![0u8; CHUNK];
@@ -179,29 +207,25 @@ fn tcp_16mib_both_directions_at_once() {
         poll_fn(|cx| Pin::new(&mut *w).poll_close(cx)).await
     }
 
-    // Side B: owned halves on another thread.
-    let handle = rt.handle.clone();
-    let side_b = thread::spawn(move || {
-        let (mut rd, mut wr) = b.into_split();
-        block_on(&handle, async {
+    run(async {
+        let (mut a, b) = connected_tcp_pair().await;
+        // Side B: owned halves in another task.
+        let side_b = brisk::spawn(async move {
+            let (mut rd, mut wr) = b.into_split();
             let (w, r) = join2(send(&mut wr, 2), read_and_check(&mut rd, 1)).await;
             w.unwrap();
             let got = r.unwrap();
             let b = rd.reunite(wr).expect("halves of the same stream");
             drop(b);
             got
-        })
-    });
-    // Side A: borrowed halves here.
-    let mut a = a;
-    let got_a = block_on(&rt.handle, async {
+        });
+        // Side A: borrowed halves here.
         let (mut rd, mut wr) = a.split();
         let (w, r) = join2(send(&mut wr, 1), read_and_check(&mut rd, 2)).await;
         w.unwrap();
-        r.unwrap()
+        assert_eq!(r.unwrap(), LEN);
+        assert_eq!(side_b.await.unwrap(), LEN);
     });
-    assert_eq!(got_a, LEN);
-    assert_eq!(side_b.join().unwrap(), LEN);
 }
 
 #[test]
@@ -314,7 +338,7 @@ fn udp_send_to_recv_from_and_connected_send_recv() {
 fn unix_stream_echo() {
     let dir = TempDir::new("echo");
     let path = dir.0.join("echo.sock");
-    run(async {
+    run(async move {
         let listener = UnixListener::bind(&path).unwrap();
         assert_eq!(listener.local_addr().unwrap().as_pathname(), Some(&*path));
         let server = async {

@@ -13,14 +13,22 @@
 //! `tokio::io::copy`, ...) run on brisk. Only tokio's traits are used, not its runtime.
 //!
 //! None of the types is buffered, so none implements `AsyncBufRead`: wrap a stream or a
-//! read half in a buffered reader (`futures::io::BufReader`, `tokio::io::BufReader`).
+//! read half in a buffered reader ([`crate::io::BufReader`]).
+//!
+//! Every socket type also has tokio's readiness API: `ready(interest)`, `readable()`,
+//! `writable()`, the nonblocking `try_*` operations (which fail with `WouldBlock` instead of
+//! waiting) and `try_io`; streams have `poll_read_ready`/`poll_write_ready`, datagram sockets
+//! `poll_recv_ready`/`poll_send_ready`, as in tokio. `into_std` hands the socket back to std
+//! (still in nonblocking mode). [`TcpSocket`] configures a TCP socket before it connects or
+//! listens. Unix socket paths that start with a NUL byte (`"\0name"`) name sockets in Linux's
+//! abstract namespace.
 //!
 //! # Invariants
 //!
 //! * Every socket is registered with the reactor current on the thread that created
-//!   it ([`Handle::current`](crate::Handle::current)); accepted streams use their
+//!   it (`Handle::current`); accepted streams use their
 //!   listener's reactor. Creating one with no current reactor panics.
-//! * Every operation poll spends [`coop`] budget first and never blocks
+//! * Every operation poll spends cooperative budget first and never blocks
 //!   the thread (host name resolution excepted, see the crate docs).
 //! * `connect` resolves only after the connection is established or has failed:
 //!   a refused connection is an error, never a hang.
@@ -37,16 +45,20 @@ use std::task::{ready, Context, Poll};
 use mio::event::Source;
 
 use crate::coop;
-use crate::registered::Registered;
-use crate::registration::Direction;
+use crate::io::Direction;
+use crate::io::Registered;
 
 pub mod tcp;
+mod tcp_socket;
 mod udp;
 pub mod unix;
+mod unix_datagram;
 
 pub use tcp::{TcpListener, TcpStream};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
+pub use unix_datagram::UnixDatagram;
 
 /// Resolves `addr` to a list of socket addresses (on the calling thread).
 fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
@@ -87,6 +99,357 @@ pub(crate) trait StreamSource: Source {
     fn take_error_nb(&self) -> io::Result<Option<io::Error>>;
     /// `Ok(())` once connected; `NotConnected` while a connect is in progress.
     fn connected_nb(&self) -> io::Result<()>;
+}
+
+/// Reads into the spare capacity of `buf` with `read`, then advances `buf` by the count.
+///
+/// The spare bytes are zeroed first, so `read` only ever sees initialized memory.
+pub(crate) fn read_into_buf<B: bytes::BufMut + ?Sized>(
+    buf: &mut B,
+    read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let dst = buf.chunk_mut();
+    let len = dst.len();
+    let ptr = dst.as_mut_ptr();
+    // SAFETY: `chunk_mut` hands out `len` bytes valid for writes, owned by `buf`, which this
+    // function borrows mutably, so nothing else accesses them. Zeroing them initializes them,
+    // which makes a `&mut [u8]` over them valid while `buf` stays borrowed.
+    let slice = unsafe {
+        std::ptr::write_bytes(ptr, 0, len);
+        std::slice::from_raw_parts_mut(ptr, len)
+    };
+    let n = read(slice)?;
+    assert!(n <= len, "a read reported more bytes than its buffer holds");
+    // SAFETY: the first `n <= len` bytes of the chunk are initialized (zeroed above, then
+    // written by the read).
+    unsafe { buf.advance_mut(n) };
+    Ok(n)
+}
+
+/// The `Direction` of an interest with exactly one direction, for `try_io`.
+#[track_caller]
+pub(crate) fn single_direction(interest: mio::Interest) -> Direction {
+    match (interest.is_readable(), interest.is_writable()) {
+        (true, false) => Direction::Read,
+        (false, true) => Direction::Write,
+        _ => panic!(
+            "try_io takes Interest::READABLE or Interest::WRITABLE, not both: got {interest:?}"
+        ),
+    }
+}
+
+/// Implements tokio's readiness API (`ready`, `readable`, `writable`, `try_io`, the two
+/// `poll_*_ready` under the given names), `take_error`, `AsRawFd` and `AsFd` for a socket type
+/// with an `io: Registered<_>` field.
+macro_rules! impl_readiness {
+    ($ty:ty, $poll_read_ready:ident, $poll_write_ready:ident) => {
+        impl $ty {
+            /// Waits until the socket is ready for one of the directions in `interest` and
+            /// returns the readiness seen. It may be a false positive: the next `try_*`
+            /// operation can still fail with `WouldBlock` (which clears the readiness).
+            pub async fn ready(
+                &self,
+                interest: crate::io::Interest,
+            ) -> std::io::Result<crate::io::Ready> {
+                std::future::poll_fn(|cx| self.io.poll_ready_interest(interest, cx)).await
+            }
+
+            /// Waits until the socket is readable: `ready(Interest::READABLE)`.
+            pub async fn readable(&self) -> std::io::Result<()> {
+                self.ready(crate::io::Interest::READABLE).await.map(drop)
+            }
+
+            /// Waits until the socket is writable: `ready(Interest::WRITABLE)`.
+            pub async fn writable(&self) -> std::io::Result<()> {
+                self.ready(crate::io::Interest::WRITABLE).await.map(drop)
+            }
+
+            /// Polls for read readiness. On `Pending` the task is woken when the socket
+            /// becomes readable; only the waker of the last call is guaranteed a wake-up.
+            pub fn $poll_read_ready(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.io.poll_read_ready(cx).map(|r| r.map(drop))
+            }
+
+            /// Polls for write readiness. On `Pending` the task is woken when the socket
+            /// becomes writable.
+            pub fn $poll_write_ready(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.io.poll_write_ready(cx).map(|r| r.map(drop))
+            }
+
+            /// Runs the nonblocking operation `f` on the socket if it is ready for
+            /// `interest` (exactly one of `Interest::READABLE`, `Interest::WRITABLE`), else
+            /// fails with `WouldBlock`. A `WouldBlock` from `f` clears the readiness, so the
+            /// next `ready`/`readable`/`writable` waits for a new event.
+            ///
+            /// # Panics
+            ///
+            /// Panics if `interest` names both directions.
+            #[track_caller]
+            pub fn try_io<R>(
+                &self,
+                interest: crate::io::Interest,
+                f: impl FnOnce() -> std::io::Result<R>,
+            ) -> std::io::Result<R> {
+                let dir = crate::net::single_direction(interest);
+                self.io.try_io(dir, f)
+            }
+
+            /// Reads and clears the socket's pending error (`SO_ERROR`).
+            pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+                self.io.get_ref().take_error()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.io.get_ref().as_raw_fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.io.get_ref().as_fd()
+            }
+        }
+    };
+}
+
+/// Implements what `TcpListener` and `UnixListener` share: `from_std`, `into_std`,
+/// `accept`, `poll_accept`, `local_addr`, `take_error`, `AsRawFd`, `AsFd`.
+macro_rules! impl_listener {
+    ($ty:ident, $mio:ty, $std:ty, $stream:ident, $addr:ty) => {
+        impl $ty {
+            pub(crate) fn with_handle(
+                listener: $mio,
+                handle: &crate::io::Handle,
+            ) -> std::io::Result<$ty> {
+                Ok($ty {
+                    io: crate::io::Registered::with_handle(
+                        listener,
+                        crate::io::Interest::READABLE,
+                        handle,
+                    )?,
+                })
+            }
+
+            /// Wraps a std listener, switching it to nonblocking mode.
+            ///
+            /// # Panics
+            ///
+            /// Panics if there is no current reactor (not within a brisk runtime).
+            #[track_caller]
+            pub fn from_std(listener: $std) -> std::io::Result<$ty> {
+                let handle = crate::io::Handle::current();
+                listener.set_nonblocking(true)?;
+                $ty::with_handle(<$mio>::from_std(listener), &handle)
+            }
+
+            /// Deregisters the listener and returns it as a std listener, still in
+            /// nonblocking mode (call `set_nonblocking(false)` for blocking use).
+            pub fn into_std(self) -> std::io::Result<$std> {
+                let mio = self.io.into_inner()?;
+                Ok(<$std>::from(std::os::fd::OwnedFd::from(mio)))
+            }
+
+            /// Waits for and accepts a new connection.
+            pub async fn accept(&self) -> std::io::Result<($stream, $addr)> {
+                std::future::poll_fn(|cx| self.poll_accept(cx)).await
+            }
+
+            /// Polls to accept a new connection (the poll form of [`accept`](Self::accept)).
+            pub fn poll_accept(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<($stream, $addr)>> {
+                let (stream, addr) =
+                    std::task::ready!(self.io.poll_io(crate::io::Direction::Read, cx, || self
+                        .io
+                        .get_ref()
+                        .accept()))?;
+                std::task::Poll::Ready(
+                    $stream::with_handle(stream, self.io.handle()).map(|s| (s, addr)),
+                )
+            }
+
+            /// The local address the listener is bound to.
+            pub fn local_addr(&self) -> std::io::Result<$addr> {
+                self.io.get_ref().local_addr()
+            }
+
+            /// Reads and clears the socket's pending error (`SO_ERROR`).
+            pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+                self.io.get_ref().take_error()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.io.get_ref().as_raw_fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.io.get_ref().as_fd()
+            }
+        }
+    };
+}
+
+/// Implements what `TcpStream` and `UnixStream` share: construction from mio and std,
+/// `into_std`, addresses, the `try_*` operations, `peek`, `split`/`into_split`, the readiness
+/// API, the read and write sides (inherent and trait), and the split halves (the last one
+/// defines items in the invoking module).
+macro_rules! impl_stream {
+    ($ty:ident, $mio:ty, $std:ty, $addr:ty) => {
+        impl $ty {
+            pub(crate) fn with_handle(
+                stream: $mio,
+                handle: &crate::io::Handle,
+            ) -> std::io::Result<$ty> {
+                Ok($ty {
+                    io: crate::io::Registered::with_handle(
+                        stream,
+                        crate::io::Interest::READABLE | crate::io::Interest::WRITABLE,
+                        handle,
+                    )?,
+                })
+            }
+
+            /// Wraps a connected std stream, switching it to nonblocking mode.
+            ///
+            /// # Panics
+            ///
+            /// Panics if there is no current reactor (not within a brisk runtime).
+            #[track_caller]
+            pub fn from_std(stream: $std) -> std::io::Result<$ty> {
+                let handle = crate::io::Handle::current();
+                stream.set_nonblocking(true)?;
+                $ty::with_handle(<$mio>::from_std(stream), &handle)
+            }
+
+            /// Deregisters the stream and returns it as a std stream, still in nonblocking
+            /// mode (call `set_nonblocking(false)` for blocking use).
+            pub fn into_std(self) -> std::io::Result<$std> {
+                let mio = self.io.into_inner()?;
+                Ok(<$std>::from(std::os::fd::OwnedFd::from(mio)))
+            }
+
+            /// The address of the remote end.
+            pub fn peer_addr(&self) -> std::io::Result<$addr> {
+                self.io.get_ref().peer_addr()
+            }
+
+            /// The address of the local end.
+            pub fn local_addr(&self) -> std::io::Result<$addr> {
+                self.io.get_ref().local_addr()
+            }
+
+            /// Reads what is available into `buf` without waiting: `WouldBlock` if nothing
+            /// is (by the reactor's account), `Ok(0)` at end of stream.
+            pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                use crate::net::StreamSource;
+                self.io
+                    .try_io(crate::io::Direction::Read, || self.io.get_ref().read_nb(buf))
+            }
+
+            /// Like [`try_read`](Self::try_read), into several buffers.
+            pub fn try_read_vectored(
+                &self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                use crate::net::StreamSource;
+                self.io.try_io(crate::io::Direction::Read, || {
+                    self.io.get_ref().read_vectored_nb(bufs)
+                })
+            }
+
+            /// Like [`try_read`](Self::try_read), into the spare capacity of `buf`, which
+            /// is advanced by the count.
+            pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> std::io::Result<usize> {
+                use crate::net::StreamSource;
+                self.io.try_io(crate::io::Direction::Read, || {
+                    crate::net::read_into_buf(buf, |b| self.io.get_ref().read_nb(b))
+                })
+            }
+
+            /// Writes what the socket accepts of `buf` without waiting: `WouldBlock` if it
+            /// accepts nothing now.
+            pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                use crate::net::StreamSource;
+                self.io
+                    .try_io(crate::io::Direction::Write, || self.io.get_ref().write_nb(buf))
+            }
+
+            /// Like [`try_write`](Self::try_write), from several buffers.
+            pub fn try_write_vectored(
+                &self,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::io::Result<usize> {
+                use crate::net::StreamSource;
+                self.io.try_io(crate::io::Direction::Write, || {
+                    self.io.get_ref().write_vectored_nb(bufs)
+                })
+            }
+
+            /// Receives data into `buf` without removing it from the socket's queue: the
+            /// next read returns the same bytes. Waits until some data (or end of stream)
+            /// is there.
+            pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::future::poll_fn(|cx| {
+                    self.io.poll_io(crate::io::Direction::Read, cx, || {
+                        crate::net::peek_fd(self.io.get_ref(), &mut *buf)
+                    })
+                })
+                .await
+            }
+
+            /// Splits the stream into a read half and a write half that borrow it, for
+            /// reading and writing at the same time within one task.
+            pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+                split(self)
+            }
+
+            /// Splits the stream into owned halves that can move to different tasks.
+            /// Dropping the write half shuts down the write direction;
+            /// [`OwnedReadHalf::reunite`] puts them back together.
+            pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+                into_split(self)
+            }
+        }
+
+        crate::net::impl_readiness!($ty, poll_read_ready, poll_write_ready);
+        crate::net::impl_read_side!([] $ty, |this| &this.io);
+        crate::net::impl_write_side!([] $ty, |this| &this.io);
+        crate::net::define_split!($ty, $addr);
+    };
+}
+
+/// `recv(MSG_PEEK)` on any socket: the bytes stay queued.
+pub(crate) fn peek_fd(fd: &impl std::os::fd::AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    socket2::SockRef::from(fd).peek(as_uninit(buf))
+}
+
+/// `recvfrom(MSG_PEEK)` on any socket: the datagram stays queued.
+pub(crate) fn peek_from_fd(
+    fd: &impl std::os::fd::AsFd,
+    buf: &mut [u8],
+) -> io::Result<(usize, socket2::SockAddr)> {
+    socket2::SockRef::from(fd).peek_from(as_uninit(buf))
+}
+
+/// Views initialized bytes as possibly uninitialized ones, for socket2's receive calls.
+fn as_uninit(buf: &mut [u8]) -> &mut [std::mem::MaybeUninit<u8>] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`. The callers hand the slice only to
+    // socket2's `peek`/`peek_from`, which write initialized bytes (what the kernel copied)
+    // and never write uninitialized ones, so `buf` stays initialized.
+    unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) }
 }
 
 macro_rules! stream_source {
@@ -541,9 +904,96 @@ macro_rules! define_split {
         crate::net::impl_write_side!([<'a>] WriteHalf<'a>, |this| &this.0.io);
         crate::net::impl_read_side!([] OwnedReadHalf, |this| &this.inner.io);
         crate::net::impl_write_side!([] OwnedWriteHalf, |this| &this.inner.io);
+        crate::net::impl_half_readiness!([<'a>] ReadHalf<'a>, |this| this.0, read);
+        crate::net::impl_half_readiness!([<'a>] WriteHalf<'a>, |this| this.0, write);
+        crate::net::impl_half_readiness!([] OwnedReadHalf, |this| &*this.inner, read);
+        crate::net::impl_half_readiness!([] OwnedWriteHalf, |this| &*this.inner, write);
+    };
+}
+
+/// The readiness API of one direction on a split half, delegating to its stream.
+macro_rules! impl_half_readiness {
+    ([$($gen:tt)*] $ty:ty, |$this:ident| $stream:expr, read) => {
+        impl$($gen)* $ty {
+            /// Waits for the readiness of the stream in `interest` (see the stream's `ready`).
+            pub async fn ready(
+                &self,
+                interest: crate::io::Interest,
+            ) -> std::io::Result<crate::io::Ready> {
+                let $this = self;
+                $stream.ready(interest).await
+            }
+
+            /// Waits until the stream is readable.
+            pub async fn readable(&self) -> std::io::Result<()> {
+                let $this = self;
+                $stream.readable().await
+            }
+
+            /// Reads without waiting (see the stream's `try_read`).
+            pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let $this = self;
+                $stream.try_read(buf)
+            }
+
+            /// Reads into several buffers without waiting.
+            pub fn try_read_vectored(
+                &self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                let $this = self;
+                $stream.try_read_vectored(bufs)
+            }
+
+            /// Reads into the spare capacity of `buf` without waiting.
+            pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> std::io::Result<usize> {
+                let $this = self;
+                $stream.try_read_buf(buf)
+            }
+
+            /// Receives data without removing it from the queue (see the stream's `peek`).
+            pub async fn peek(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let $this = &*self;
+                $stream.peek(buf).await
+            }
+        }
+    };
+    ([$($gen:tt)*] $ty:ty, |$this:ident| $stream:expr, write) => {
+        impl$($gen)* $ty {
+            /// Waits for the readiness of the stream in `interest` (see the stream's `ready`).
+            pub async fn ready(
+                &self,
+                interest: crate::io::Interest,
+            ) -> std::io::Result<crate::io::Ready> {
+                let $this = self;
+                $stream.ready(interest).await
+            }
+
+            /// Waits until the stream is writable.
+            pub async fn writable(&self) -> std::io::Result<()> {
+                let $this = self;
+                $stream.writable().await
+            }
+
+            /// Writes without waiting (see the stream's `try_write`).
+            pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                let $this = self;
+                $stream.try_write(buf)
+            }
+
+            /// Writes from several buffers without waiting.
+            pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                let $this = self;
+                $stream.try_write_vectored(bufs)
+            }
+        }
     };
 }
 
 pub(crate) use define_split;
+pub(crate) use impl_half_readiness;
+pub(crate) use impl_listener;
 pub(crate) use impl_read_side;
+pub(crate) use impl_readiness;
+pub(crate) use impl_stream;
 pub(crate) use impl_write_side;
