@@ -502,7 +502,11 @@ fn f8_deferred_children_are_stolen_by_the_idle_worker() {
                         if !spawned_all.load(Ordering::SeqCst) {
                             return (me, true, true);
                         }
-                        (me, false, stolen.wait(STEAL_LIMIT))
+                        let in_time = stolen.wait(STEAL_LIMIT);
+                        if !in_time {
+                            stolen.set(); // one timeout is the verdict: the others go on
+                        }
+                        (me, false, in_time)
                     })
                 })
                 .collect();
