@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Miri (Tree Borrows) over brisk's task core: `tests/tests/miri_core.rs` (spawn, join, abort,
-# eager completion and suspension, await-inlining with stale queue entries, self-waking tasks
-# stolen by a second worker, TaskGroup, spawn_blocking, panics in futures, outputs and
-# destructors, handles and wakers outliving the runtime, EnterGuard misuse) and a small
-# instance of the reschedule/steal stress (`tests/tests/steal_stress.rs`).
-# See RELIABILITY.md, "Miri". Needs a nightly toolchain with the miri component. Exits
-# non-zero on any Miri report (undefined behaviour, data race) or failing test.
+# Miri (Tree Borrows) over brisk's task core (RELIABILITY.md, "Miri"):
+# - tests/tests/miri_core.rs: spawn, join, abort, eager completion and suspension,
+#   await-inlining with stale queue entries, self-waking tasks stolen by a second worker,
+#   TaskGroup, spawn_blocking, panics in futures, outputs and destructors, handles and
+#   wakers outliving the runtime;
+# - tests/tests/steal_stress.rs at its smallest size (one round of 64 tasks);
+# - tests/tests/miri_misuse.rs: `EnterGuard` misuse from safe code, one test per Miri run
+#   (Miri stops a test binary at its first report, which must not hide the others).
+# Needs a nightly toolchain with the miri component. Exits non-zero on any Miri report
+# (undefined behaviour, data race) or failing test, after running everything.
 #
-#   scripts/miri.sh                     # the set below, seeds 0..MIRI_SEEDS (default 2)
+#   scripts/miri.sh                     # seeds 0..MIRI_SEEDS (default 2) for each binary
 #   MIRI_SEEDS=16 scripts/miri.sh       # more thread schedules
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +35,19 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/miri}"
 export BRISK_STEAL_STRESS_ROUNDS="${BRISK_STEAL_STRESS_ROUNDS:-1}"
 
 start=$(date +%s)
-cargo +nightly miri test -p brisk-tests --test miri_core --test steal_stress
-echo "miri: clean in $(($(date +%s) - start)) s (seeds 0..$seeds)"
+failed=()
+cargo +nightly miri test --no-fail-fast -p brisk-tests --test miri_core --test steal_stress \
+    || failed+=("miri_core/steal_stress")
+misuse=$(cargo +nightly miri test -p brisk-tests --test miri_misuse -- --list --format terse \
+    2>/dev/null | sed -n 's/: test$//p')
+[ -n "$misuse" ] || { echo "miri: no tests listed in miri_misuse.rs" >&2; exit 1; }
+for t in $misuse; do
+    cargo +nightly miri test -p brisk-tests --test miri_misuse -- --exact "$t" \
+        || failed+=("miri_misuse::$t")
+done
+took=$(($(date +%s) - start))
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "miri: FAILED (${failed[*]}) in $took s (seeds 0..$seeds)" >&2
+    exit 1
+fi
+echo "miri: clean in $took s (seeds 0..$seeds)"
