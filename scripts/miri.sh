@@ -4,7 +4,7 @@
 #   await-inlining with stale queue entries, self-waking tasks stolen by a second worker,
 #   TaskGroup, spawn_blocking, panics in futures, outputs and destructors, handles and
 #   wakers outliving the runtime;
-# - tests/tests/steal_stress.rs at its smallest size (one round of 64 tasks);
+# - tests/tests/steal_stress.rs at Miri size (one round of 16 tasks);
 # - tests/tests/miri_misuse.rs: `EnterGuard` misuse from safe code, one test per Miri run
 #   (Miri stops a test binary at its first report, which must not hide the others).
 # Needs a nightly toolchain with the miri component. Exits non-zero on any Miri report
@@ -33,6 +33,7 @@ seeds="${MIRI_SEEDS:-2}"
 export MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-permissive-provenance -Zmiri-ignore-leaks -Zmiri-many-seeds=0..$seeds ${MIRIFLAGS:-}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/miri}"
 export BRISK_STEAL_STRESS_ROUNDS="${BRISK_STEAL_STRESS_ROUNDS:-1}"
+export BRISK_STEAL_STRESS_TASKS="${BRISK_STEAL_STRESS_TASKS:-16}"
 
 start=$(date +%s)
 failed=()

@@ -5,7 +5,8 @@
 //! memory after the reference that kept it alive went to a queue is a use-after-free here.
 //!
 //! Natively it is a small bounded stress test that checks every result. Its size is set by
-//! `BRISK_STEAL_STRESS_ROUNDS` (default 40; `scripts/tsan.sh` sets it).
+//! `BRISK_STEAL_STRESS_ROUNDS` (default 40) and `BRISK_STEAL_STRESS_TASKS` (tasks per round,
+//! default 64); `scripts/tsan.sh` and `scripts/miri.sh` set them.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,14 +18,20 @@ use std::time::Duration;
 use brisk::Runtime;
 use brisk_tests::{on_worker, with_watchdog, PendingN};
 
-fn rounds() -> u64 {
-    std::env::var("BRISK_STEAL_STRESS_ROUNDS")
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(40)
+        .unwrap_or(default)
 }
 
-const TASKS: u64 = 64;
+fn rounds() -> u64 {
+    env_or("BRISK_STEAL_STRESS_ROUNDS", 40)
+}
+
+fn tasks() -> u64 {
+    env_or("BRISK_STEAL_STRESS_TASKS", 64)
+}
 
 /// Pending `n` times, waking itself by value (a clone) each time: the wake-by-value path.
 struct WakeByValue(u32);
@@ -45,7 +52,7 @@ impl Future for WakeByValue {
 
 #[test]
 fn self_waking_tasks_stolen_and_freed_while_rescheduled() {
-    let rounds = rounds();
+    let (rounds, tasks) = (rounds(), tasks());
     with_watchdog(
         Duration::from_secs(600),
         "reschedule/steal stress",
@@ -60,7 +67,7 @@ fn self_waking_tasks_stolen_and_freed_while_rescheduled() {
                 for round in 0..rounds {
                     // Spawn everything before awaiting anything, so the spawner's queue is long
                     // and the idle worker steals from it.
-                    let hs: Vec<_> = (0..TASKS)
+                    let hs: Vec<_> = (0..tasks)
                         .map(|i| {
                             let f = async move {
                                 if i % 2 == 0 {
@@ -68,7 +75,7 @@ fn self_waking_tasks_stolen_and_freed_while_rescheduled() {
                                 } else {
                                     WakeByValue(3).await;
                                 }
-                                round * TASKS + i
+                                round * tasks + i
                             };
                             if i % 4 == 0 {
                                 brisk::spawn(f)
@@ -83,7 +90,7 @@ fn self_waking_tasks_stolen_and_freed_while_rescheduled() {
                 }
                 total
             });
-            let n = rounds * TASKS;
+            let n = rounds * tasks;
             assert_eq!(total, n * (n - 1) / 2);
         },
     );
@@ -93,7 +100,7 @@ fn self_waking_tasks_stolen_and_freed_while_rescheduled() {
 fn tasks_woken_from_another_thread_while_stolen() {
     // Each task hands its waker to an outside thread that wakes it; the wakes land while the
     // task may be running, queued, stolen or just completed.
-    let rounds = rounds();
+    let (rounds, tasks) = (rounds(), tasks());
     with_watchdog(
         Duration::from_secs(600),
         "remote wake/steal stress",
@@ -114,7 +121,7 @@ fn tasks_woken_from_another_thread_while_stolen() {
                 async move {
                     let mut total = 0u64;
                     for round in 0..rounds {
-                        let hs: Vec<_> = (0..TASKS)
+                        let hs: Vec<_> = (0..tasks)
                             .map(|i| {
                                 let (tx, polls) = (tx.clone(), polls.clone());
                                 brisk::spawn_lazy(async move {
@@ -129,7 +136,7 @@ fn tasks_woken_from_another_thread_while_stolen() {
                                         Poll::Pending
                                     })
                                     .await;
-                                    round * TASKS + i
+                                    round * tasks + i
                                 })
                             })
                             .collect();
@@ -142,7 +149,7 @@ fn tasks_woken_from_another_thread_while_stolen() {
             });
             drop(rt);
             let wakes = waker_thread.join().unwrap();
-            let n = rounds * TASKS;
+            let n = rounds * tasks;
             assert_eq!(total, n * (n - 1) / 2);
             assert_eq!(wakes, 2 * n, "every pending poll handed over one waker");
             assert!(polls.load(SeqCst) >= 3 * n as usize);
