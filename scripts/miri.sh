@@ -28,9 +28,10 @@ cd "$(dirname "$0")/.."
 #   is seeded; each seed preempts threads at other points).
 # Isolation stays on: the runtime needs no file system or real clock (Miri's monotonic clock
 # is virtual), and mio's epoll and eventfd, which every brisk runtime creates, are
-# emulated by Miri without it.
+# emulated by Miri without it. Under isolation the program sees no environment variable
+# unless forwarded (-Zmiri-env-forward): the stress size below must be.
 seeds="${MIRI_SEEDS:-2}"
-export MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-permissive-provenance -Zmiri-ignore-leaks -Zmiri-many-seeds=0..$seeds ${MIRIFLAGS:-}"
+export MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-permissive-provenance -Zmiri-ignore-leaks -Zmiri-many-seeds=0..$seeds -Zmiri-env-forward=BRISK_STEAL_STRESS_ROUNDS -Zmiri-env-forward=BRISK_STEAL_STRESS_TASKS ${MIRIFLAGS:-}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/miri}"
 export BRISK_STEAL_STRESS_ROUNDS="${BRISK_STEAL_STRESS_ROUNDS:-1}"
 export BRISK_STEAL_STRESS_TASKS="${BRISK_STEAL_STRESS_TASKS:-16}"
@@ -40,7 +41,7 @@ failed=()
 cargo +nightly miri test --no-fail-fast -p brisk-tests --test miri_core --test steal_stress \
     || failed+=("miri_core/steal_stress")
 misuse=$(cargo +nightly miri test -p brisk-tests --test miri_misuse -- --list --format terse \
-    2>/dev/null | sed -n 's/: test$//p')
+    2>/dev/null | sed -n 's/: test$//p' | sort -u)
 [ -n "$misuse" ] || { echo "miri: no tests listed in miri_misuse.rs" >&2; exit 1; }
 for t in $misuse; do
     cargo +nightly miri test -p brisk-tests --test miri_misuse -- --exact "$t" \

@@ -28,6 +28,11 @@ export TSAN_OPTIONS="suppressions=$PWD/scripts/tsan.supp halt_on_error=1 second_
 export BRISK_STEAL_STRESS_ROUNDS="${BRISK_STEAL_STRESS_ROUNDS:-200}"
 
 start=$(date +%s)
-cargo +nightly test -Zbuild-std --target "$target" -p brisk-tests "${tests[@]}" \
-    -- --test-threads 2
-echo "tsan: clean in $(($(date +%s) - start)) s"
+# --no-fail-fast: every test binary runs, so one report does not hide another binary's.
+if cargo +nightly test -Zbuild-std --target "$target" --no-fail-fast -p brisk-tests \
+    "${tests[@]}" -- --test-threads 2; then
+    echo "tsan: clean in $(($(date +%s) - start)) s"
+else
+    echo "tsan: FAILED (ThreadSanitizer reports or failing tests above) in $(($(date +%s) - start)) s" >&2
+    exit 1
+fi
