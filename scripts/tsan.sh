@@ -25,7 +25,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/tsan}"
 # halt_on_error: the first unsuppressed report fails the test binary at once, with its stacks;
 # second_deadlock_stack: both stacks for lock-order reports.
 export TSAN_OPTIONS="suppressions=$PWD/scripts/tsan.supp halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
-export BRISK_STEAL_STRESS_ROUNDS="${BRISK_STEAL_STRESS_ROUNDS:-200}"
+export BRISK_STEAL_STRESS_ROUNDS="${BRISK_STEAL_STRESS_ROUNDS:-1000}"
 
 start=$(date +%s)
 # --no-fail-fast: every test binary runs, so one report does not hide another binary's.
