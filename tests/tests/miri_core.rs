@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::task::Waker;
 
 use brisk::task::TaskGroup;
-use brisk::{Runtime, SpawnPolicy};
+use brisk::Runtime;
 use brisk_tests::{on_worker, Flag, PendingN};
 
 fn rt(workers: usize) -> Runtime {
@@ -93,11 +93,8 @@ fn await_inlining_leaves_stale_queue_entries_that_are_skipped() {
     // On a worker: lazy children go to the local queue; awaiting each claims it and polls it
     // inline, leaving its queue entry stale; yielding afterwards lets the worker pop (and
     // skip) the stale entries. Some children re-wake themselves, so they are queued again.
-    let rt = Runtime::builder()
-        .worker_threads(1)
-        .spawn_policy(SpawnPolicy::Lazy)
-        .build()
-        .unwrap();
+    // (Await-inlining is part of the Eager policy, the default.)
+    let rt = rt(1);
     let sum = on_worker(&rt, async {
         let hs: Vec<_> = (0..8u32)
             .map(|i| {
@@ -117,6 +114,11 @@ fn await_inlining_leaves_stale_queue_entries_that_are_skipped() {
         sum
     });
     assert_eq!(sum, (0..8).sum());
+    assert!(
+        rt.metrics().await_inlined() >= 1,
+        "no child was await-inlined: {:?}",
+        rt.metrics()
+    );
 }
 
 #[test]
