@@ -124,16 +124,26 @@ fn pool_grows_up_to_the_limit_and_no_further() {
         let running = Arc::new(AtomicUsize::new(0));
         let max_seen = Arc::new(AtomicUsize::new(0));
         let threads = Arc::new(Mutex::new(HashSet::new()));
+        // The first two closures meet at a barrier, so two must run at once (a pool that never
+        // grows hangs there, and the watchdog fails the test); the other four run on
+        // whichever thread is free.
+        let meet = Arc::new(Barrier::new(2));
         rt.block_on(async {
             let handles: Vec<_> = (0..6)
-                .map(|_| {
-                    let (running, max_seen, threads) =
-                        (running.clone(), max_seen.clone(), threads.clone());
+                .map(|i| {
+                    let (running, max_seen, threads, meet) = (
+                        running.clone(),
+                        max_seen.clone(),
+                        threads.clone(),
+                        meet.clone(),
+                    );
                     spawn_blocking(move || {
                         threads.lock().unwrap().insert(thread::current().id());
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         max_seen.fetch_max(now, Ordering::SeqCst);
-                        thread::sleep(Duration::from_millis(30));
+                        if i < 2 {
+                            meet.wait();
+                        }
                         running.fetch_sub(1, Ordering::SeqCst);
                     })
                 })
@@ -211,19 +221,19 @@ fn idle_threads_exit_after_keep_alive() {
 #[test]
 fn threads_are_reused_within_keep_alive() {
     with_watchdog(LIMIT, "reuse", || {
-        let rt = builder().build().unwrap();
+        // At most two threads: a pool whose threads exit after one closure would show 20
+        // different thread ids (ids are never reused); one that keeps them shows at most 2,
+        // whether or not a thread was back to waiting when the next closure came.
+        let rt = builder().max_blocking_threads(2).build().unwrap();
         let ids = rt.block_on(async {
             let mut ids = HashSet::new();
             for _ in 0..20 {
                 ids.insert(spawn_blocking(|| thread::current().id()).await.unwrap());
-                // Give the thread time to go back to waiting (not a correctness requirement:
-                // a busy pool just starts another thread).
-                thread::sleep(Duration::from_millis(5));
             }
             ids
         });
         assert!(
-            ids.len() < 10,
+            ids.len() <= 2,
             "{} threads for 20 sequential closures",
             ids.len()
         );
@@ -406,20 +416,14 @@ fn dropping_the_runtime_from_a_blocking_closure_does_not_hang() {
     with_watchdog(LIMIT, "drop from blocking", || {
         let rt = builder().build().unwrap();
         let (tx, rx) = mpsc::channel();
-        let slot = Arc::new(Mutex::new(None::<Runtime>));
-        let s = slot.clone();
+        let (rt_tx, rt_rx) = mpsc::channel::<Runtime>();
         let _detached = rt.handle().spawn_blocking(move || {
             // Wait for the runtime to be handed over, then drop it here.
-            let rt = loop {
-                if let Some(rt) = s.lock().unwrap().take() {
-                    break rt;
-                }
-                thread::sleep(Duration::from_millis(1));
-            };
+            let rt = rt_rx.recv().unwrap();
             drop(rt);
             tx.send(()).unwrap();
         });
-        *slot.lock().unwrap() = Some(rt);
+        rt_tx.send(rt).unwrap();
         rx.recv().unwrap();
     });
 }

@@ -24,9 +24,10 @@ fn fuzz_dir() -> PathBuf {
 }
 
 /// Runs `check` on every file of `fuzz/<kind>/<target>/`; fails listing every failing file.
-/// `min_files`: how many files the directory must at least hold (a corpus that went missing
-/// must not pass silently).
+/// `min_files` (at least 1): how many files the directory must at least hold (a corpus that
+/// went missing must not pass silently).
 fn replay(kind: &str, target: &str, min_files: usize, check: fn(&[u8])) {
+    assert!(min_files >= 1, "a replay of nothing cannot fail");
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = fuzz_dir().join(kind).join(target);
     let files = corpus_files(&dir);
@@ -68,17 +69,25 @@ fn scheduler_program_corpus() {
     replay("corpus", "scheduler_program", 10, scheduler_program::check);
 }
 
+/// Every directory of `fuzz/regressions/` is replayed through its target's check, and must
+/// hold at least one input: a regressions directory for a target this file does not know, or
+/// an empty one, fails instead of being skipped.
 #[test]
-fn task_state_regressions() {
-    replay("regressions", "task_state", 1, task_state::check);
-}
-
-#[test]
-fn scheduler_program_regressions() {
-    replay(
-        "regressions",
-        "scheduler_program",
-        0,
-        scheduler_program::check,
-    );
+fn regressions() {
+    let dir = fuzz_dir().join("regressions");
+    let mut targets: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    targets.sort();
+    assert!(!targets.is_empty(), "{}: no regressions", dir.display());
+    for target in &targets {
+        let check: fn(&[u8]) = match target.as_str() {
+            "task_state" => task_state::check,
+            "timer_wheel" => timer_wheel::check,
+            "scheduler_program" => scheduler_program::check,
+            other => panic!("fuzz/regressions/{other}: no such fuzz target"),
+        };
+        replay("regressions", target, 1, check);
+    }
 }

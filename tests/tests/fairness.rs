@@ -447,42 +447,89 @@ fn f7_eager_inline_polls_spend_the_same_coop_budget() {
 
 // ---- F8: eager work is not serialized on the spawning worker ----
 
+/// A one-shot latch that blocks the thread (not the task) until set, or until a timeout.
+#[derive(Default)]
+struct Latch {
+    set: std::sync::Mutex<bool>,
+    cv: std::sync::Condvar,
+}
+
+impl Latch {
+    fn set(&self) {
+        *self.set.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+
+    /// True if set within `limit`.
+    fn wait(&self, limit: Duration) -> bool {
+        let g = self.set.lock().unwrap();
+        let (g, _) = self.cv.wait_timeout_while(g, limit, |set| !*set).unwrap();
+        *g
+    }
+}
+
+/// F8, deterministically: the parent on worker A spawns 2K children with `eager_budget(4)`;
+/// past the budget they are queued on A. A child that A runs after the spawning loop blocks
+/// worker A until some child has run on the other worker B. So the test passes exactly when
+/// B, idle, is woken for and steals queued children while A is busy; if they stay serialized
+/// on A, the first such child times out and the test fails saying so.
 #[test]
 fn f8_deferred_children_are_stolen_by_the_idle_worker() {
+    const K: usize = 20;
+    /// Generous: B only has to wake up and steal once.
+    const STEAL_LIMIT: Duration = Duration::from_secs(20);
     with_watchdog(Duration::from_secs(60), "F8 parallelism", || {
         let rt = Runtime::builder()
             .worker_threads(2)
             .eager_budget(4)
             .build()
             .unwrap();
-        const K: usize = 20;
-        let threads = on_worker(&rt, async {
-            {
-                let hs: Vec<_> = (0..2 * K)
-                    .map(|_| {
-                        brisk::spawn(async {
-                            let end = std::time::Instant::now() + Duration::from_millis(1);
-                            while std::time::Instant::now() < end {
-                                std::hint::spin_loop();
-                            }
-                            std::thread::current().id()
-                        })
+        let (inline_at_spawn, elsewhere, timed_out) = on_worker(&rt, async {
+            let parent = std::thread::current().id();
+            let spawned_all = Arc::new(AtomicBool::new(false));
+            let stolen = Arc::new(Latch::default());
+            let hs: Vec<_> = (0..2 * K)
+                .map(|_| {
+                    let (spawned_all, stolen) = (spawned_all.clone(), stolen.clone());
+                    brisk::spawn(async move {
+                        let me = std::thread::current().id();
+                        if me != parent {
+                            stolen.set();
+                            return (me, false, true);
+                        }
+                        // On A before the loop ended: polled inline by `spawn` (within the
+                        // budget), when nothing is queued yet that B could steal: no wait.
+                        if !spawned_all.load(Ordering::SeqCst) {
+                            return (me, true, true);
+                        }
+                        let in_time = stolen.wait(STEAL_LIMIT);
+                        if !in_time {
+                            stolen.set(); // one timeout is the verdict: the others go on
+                        }
+                        (me, false, in_time)
                     })
-                    .collect();
-                let me = std::thread::current().id();
-                let mut elsewhere = 0;
-                for h in hs {
-                    if h.await.unwrap() != me {
-                        elsewhere += 1;
-                    }
-                }
-                elsewhere
+                })
+                .collect();
+            spawned_all.store(true, Ordering::SeqCst);
+            let (mut inline_at_spawn, mut elsewhere, mut timed_out) = (0, 0, 0);
+            for h in hs {
+                let (thread, inline, in_time) = h.await.unwrap();
+                inline_at_spawn += usize::from(inline);
+                elsewhere += usize::from(thread != parent);
+                timed_out += usize::from(!in_time);
             }
+            (inline_at_spawn, elsewhere, timed_out)
         });
+        assert_eq!(
+            inline_at_spawn, 4,
+            "F8 setup: the eager budget of 4 runs 4 children inline"
+        );
         assert!(
-            threads >= 2 * K / 3,
-            "F8 parallelism: only {threads} of {} children ran on the other worker",
-            2 * K
+            timed_out == 0 && elsewhere >= 1,
+            "F8 parallelism: worker A ran a queued child and blocked on it for \
+             {STEAL_LIMIT:?}, and the idle worker never stole any of the {} queued children \
+             ({elsewhere} ran elsewhere, {timed_out} timed out waiting for a steal)",
+            2 * K - 4
         );
     });
 }

