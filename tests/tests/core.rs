@@ -177,8 +177,6 @@ fn eager_budget_limits_inline_polls_per_tick() {
 }
 
 #[test]
-#[ignore = "known bug: freeing the finished chain recurses through join wakers and overflows \
-            a worker's stack (aborts 15 runs in 20 without `trace`); see known_bugs.rs"]
 fn deep_recursive_spawn_chain_does_not_overflow() {
     with_watchdog(LIMIT, "deep chain", || {
         let rt = Runtime::builder()

@@ -3,9 +3,9 @@
 //! because Miri stops a test binary at its first report: a finding here must not hide the
 //! results of `miri_core.rs`.
 //!
-//! Natively these are undefined behaviour until the bug is fixed (a read of freed memory or
-//! of a dead stack frame, which may or may not crash), so they are ignored outside Miri;
-//! under Miri they run and Miri reports the dangling reference.
+//! Before the fix these were undefined behaviour (a read of freed memory or of a dead stack
+//! frame), which Miri reported; now the misuse panics with a clear message and the thread's
+//! context stays sound. They run natively too (`regressions.rs` has the same cases).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -16,10 +16,6 @@ fn rt(workers: usize) -> Runtime {
 }
 
 #[test]
-#[cfg_attr(
-    not(miri),
-    ignore = "known bug (issue 12, bug 2): out-of-order EnterGuard drops leave a dangling context"
-)]
 fn enter_guards_dropped_out_of_order_leave_no_dangling_context() {
     let rt = rt(1);
     let h = rt.handle().clone();
@@ -29,27 +25,23 @@ fn enter_guards_dropped_out_of_order_leave_no_dangling_context() {
         drop(a);
         drop(b);
     }));
-    // The misuse may be reported (a panic); either way the context must be sound afterwards.
-    let current = brisk::Handle::try_current();
+    assert!(r.is_err(), "out-of-order drops must panic");
     assert!(
-        r.is_err() || current.is_none(),
-        "all guards dropped without a panic, yet the thread is still in a runtime"
+        brisk::Handle::try_current().is_none(),
+        "all guards dropped, yet the thread is still in a runtime"
     );
 }
 
 #[test]
-#[cfg_attr(
-    not(miri),
-    ignore = "known bug (issue 12, bug 2): a guard returned out of block_on points at its dead frame"
-)]
 fn enter_guard_returned_out_of_block_on_leaves_no_dangling_context() {
     let rt = rt(1);
     let r = catch_unwind(AssertUnwindSafe(|| {
         rt.block_on(async { brisk::Handle::current().enter() })
     }));
-    if let Ok(guard) = r {
-        drop(guard);
-    }
+    assert!(
+        r.is_err(),
+        "a guard leaked out of block_on must be reported"
+    );
     let current = brisk::Handle::try_current();
     assert!(current.is_none(), "the thread is still in a runtime");
 }

@@ -420,8 +420,6 @@ fn deep_recursion(depth: u32, eager_depth: u32) {
 }
 
 #[test]
-#[ignore = "known bug: freeing the finished chain recurses through join wakers and overflows \
-            a worker's stack (aborts 2 runs in 10 with `trace`, 7 in 10 without); see known_bugs.rs"]
 fn stress_deep_eager_recursion() {
     deep_recursion(20_000, 16);
     deep_recursion(5_000, 128);
