@@ -112,8 +112,9 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let site = std::panic::Location::caller();
     context::with_current(|ctx| match ctx {
-        Some(ctx) => spawn_in(ctx.shared(), Some(ctx), future, mode),
+        Some(ctx) => spawn_in(ctx.shared(), Some(ctx), future, mode, site),
         None => panic!(
             "brisk::spawn must be called from within a brisk runtime (a task or `block_on`); \
              use `Handle::spawn` from other threads"
@@ -122,12 +123,14 @@ where
 }
 
 /// Spawns onto `shared` from any thread (used by `Handle::spawn` and `Runtime::spawn`).
+#[track_caller]
 pub(crate) fn spawn_on<F>(shared: &Arc<Shared>, future: F, mode: Mode) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    context::with_runtime(shared, |ctx| spawn_in(shared, ctx, future, mode))
+    let site = std::panic::Location::caller();
+    context::with_runtime(shared, |ctx| spawn_in(shared, ctx, future, mode, site))
 }
 
 /// The decision. `ctx` is `Some` only if this thread runs `shared`'s tasks.
@@ -136,6 +139,7 @@ fn spawn_in<F>(
     ctx: Option<&Context>,
     future: F,
     mode: Mode,
+    site: &'static std::panic::Location<'static>,
 ) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -144,7 +148,7 @@ where
     let id = Id::next();
     let Some(ctx) = ctx else {
         shared.metrics.count(None, |m| &m.spawned);
-        trace::spawn(id, false);
+        trace::spawn(id, false, site);
         let ptr = raw::allocate(future, id, QUEUED_START, shared);
         // SAFETY: QUEUED_START counted the entry's reference.
         shared.push_remote(unsafe { TaskRef::from_raw(ptr) });
@@ -159,7 +163,7 @@ where
     };
     if eligible {
         if let Some(slot) = ctx.take_inline_slot() {
-            trace::spawn(id, true);
+            trace::spawn(id, true, site);
             let ptr = raw::allocate(future, id, INLINE_START, shared);
             let finished = {
                 let _task = context::enter_task(id);
@@ -182,7 +186,7 @@ where
         }
         ctx.count(|m| &m.eager_deferred);
     }
-    trace::spawn(id, false);
+    trace::spawn(id, false, site);
     let ptr = raw::allocate(future, id, QUEUED_START, shared);
     // SAFETY: QUEUED_START counted the entry's reference.
     let entry = unsafe { TaskRef::from_raw(ptr) };
