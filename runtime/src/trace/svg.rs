@@ -5,7 +5,7 @@
 //! `block_on` threads), one row per nesting depth, so an inline poll sits under the poll it ran
 //! in. Colours: queue polls blue (local), orange (stolen), purple (injector); inline polls
 //! green; `block_on` polls teal; parked time light grey. Flows are thin arrows (spawn: dark
-//! blue, wake: red, dashed); steals are orange triangles above the lane. Every slice has a
+//! blue, wake: red, dashed; only those from one lane to another); steals are orange triangles above the lane. Every slice has a
 //! tooltip (`<title>`): name, task, start and duration.
 
 use std::fmt::Write as _;
@@ -29,7 +29,8 @@ pub struct SvgOptions {
     /// The time window to draw, in nanoseconds since the runtime was built (default: the
     /// whole trace). Slices are clipped to it.
     pub window: Option<(u64, u64)>,
-    /// Draw spawn and wake arrows (default true).
+    /// Draw the spawn and wake arrows that go from one lane to another (default true). Arrows
+    /// within a lane are left out: they would cover the slices (the JSON export has them all).
     pub flows: bool,
     /// A title drawn above the timeline (default none).
     pub title: Option<String>,
@@ -148,7 +149,7 @@ fn render(tl: &Timeline, o: &SvgOptions) -> String {
     d.push_str("<g class=\"lanes\">\n");
     for (i, lane) in tl.lanes.iter().enumerate() {
         let h = f64::from(lane.max_depth + 1) * ROW_H;
-        let fill = if i % 2 == 0 { "#f7f7f7" } else { "#efefef" };
+        let fill = if i % 2 == 0 { "#f8f8f8" } else { "#f0f0f0" };
         let _ = writeln!(
             d,
             "<rect class=\"lane\" x=\"{LABEL_W}\" y=\"{}\" width=\"{plot_w}\" height=\"{h}\" fill=\"{fill}\"/>\
@@ -178,7 +179,7 @@ fn render(tl: &Timeline, o: &SvgOptions) -> String {
             SliceKind::Poll(Source::Injector) => ("#b07aa1", "poll (injector)"),
             SliceKind::Inline => ("#59a14f", "inline poll"),
             SliceKind::BlockOn => ("#76b7b2", "block_on poll"),
-            SliceKind::Park => ("#d9d9d9", "parked"),
+            SliceKind::Park => ("#bcbcbc", "parked"),
         };
         let task = s
             .task
@@ -233,7 +234,11 @@ fn render(tl: &Timeline, o: &SvgOptions) -> String {
     // Flows.
     if o.flows {
         d.push_str("<g class=\"flows\" fill=\"none\" stroke-width=\"0.8\">\n");
-        for f in tl.flows.iter().filter(|f| f.from_ts <= t1 && f.to_ts >= t0) {
+        for f in tl
+            .flows
+            .iter()
+            .filter(|f| f.from_lane != f.to_lane && f.from_ts <= t1 && f.to_ts >= t0)
+        {
             let (x1, x2) = (x_of(f.from_ts), x_of(f.to_ts));
             let y1 = tops[f.from_lane] + ROW_H / 2.0;
             let y2 = tops[f.to_lane] + ROW_H / 2.0;
@@ -260,7 +265,7 @@ fn render(tl: &Timeline, o: &SvgOptions) -> String {
         ("#b07aa1", "poll (injector)"),
         ("#59a14f", "inline poll (nested in its spawner)"),
         ("#76b7b2", "block_on poll"),
-        ("#d9d9d9", "parked"),
+        ("#bcbcbc", "parked"),
     ];
     let mut x = LABEL_W;
     for (fill, label) in items {
