@@ -72,7 +72,7 @@ fn write_timeline<W: Write>(tl: &Timeline, out: W) -> io::Result<()> {
         write!(w, r#","cat":"{cat}","pid":1,"tid":{},"ts":"#, s.lane + 1)?;
         write_us(&mut w, s.start)?;
         w.write_all(br#","dur":"#)?;
-        write_us(&mut w, s.end - s.start)?;
+        write_us(&mut w, s.end.saturating_sub(s.start))?;
         write!(w, r#","args":{{"depth":{}"#, s.depth)?;
         if let Some(task) = s.task {
             write!(w, r#","task":{}"#, task.as_u64())?;

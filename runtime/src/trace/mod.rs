@@ -26,8 +26,9 @@
 //! with the feature off every hook is an empty inline function. Each worker appends to its own
 //! buffer, so a worker's events are in the order it performed them; threads inside `block_on`
 //! share one more buffer (each record names its thread). Events on threads outside the runtime
-//! (remote wakes) are not recorded. A record's timestamp is read from the monotonic clock
-//! (`Instant`), in nanoseconds since the runtime was built.
+//! (remote wakes) are not recorded. A record's timestamp is in nanoseconds since the runtime
+//! was built, from the CPU's invariant time stamp counter where there is one (x86_64), else
+//! from `Instant`.
 
 use std::panic::Location;
 
@@ -35,6 +36,8 @@ use crate::task::Id;
 
 #[cfg(feature = "trace")]
 mod chrome;
+#[cfg(feature = "trace")]
+mod clock;
 #[cfg(feature = "trace")]
 mod svg;
 #[cfg(feature = "trace")]
@@ -69,8 +72,8 @@ mod imp {
     use std::panic::Location;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::Mutex;
-    use std::time::Instant;
 
+    use super::clock::Clock;
     use super::Source;
     use crate::scheduler::context;
     use crate::task::Id;
@@ -160,7 +163,7 @@ mod imp {
         pub thread: u32,
         /// The tick count of that thread when the event happened.
         pub tick: u64,
-        /// Nanoseconds since the runtime was built (monotonic clock).
+        /// Nanoseconds since the runtime was built (see the module docs for the clock).
         pub ts: u64,
         /// What happened.
         pub event: Event,
@@ -168,7 +171,7 @@ mod imp {
 
     /// One buffer per worker, plus one for `block_on` threads.
     pub(crate) struct Buffers {
-        start: Instant,
+        clock: Clock,
         workers: Box<[Mutex<Vec<Record>>]>,
         external: Mutex<Vec<Record>>,
     }
@@ -176,7 +179,7 @@ mod imp {
     impl Buffers {
         pub(crate) fn new(n: usize) -> Buffers {
             Buffers {
-                start: Instant::now(),
+                clock: Clock::new(),
                 workers: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
                 external: Mutex::new(Vec::new()),
             }
@@ -191,6 +194,10 @@ mod imp {
             let mut all = Vec::new();
             for b in self.workers.iter().chain(std::iter::once(&self.external)) {
                 all.append(&mut b.lock().unwrap_or_else(|e| e.into_inner()));
+            }
+            let to_ns = self.clock.to_ns();
+            for r in &mut all {
+                r.ts = to_ns(r.ts);
             }
             all
         }
@@ -220,8 +227,8 @@ mod imp {
                     worker: ctx.worker,
                     thread: thread_number(),
                     tick: ctx.tick.get(),
-                    // u64 nanoseconds last 584 years.
-                    ts: trace.start.elapsed().as_nanos() as u64,
+                    // Raw until `take` converts it.
+                    ts: trace.clock.now(),
                     event,
                 };
                 let buf = trace.slot(ctx.worker);

@@ -190,7 +190,7 @@ fn render(tl: &Timeline, o: &SvgOptions) -> String {
             ROW_H - 2.0,
             xml(&s.name),
             duration(s.start.saturating_sub(t0)),
-            duration(s.end - s.start),
+            duration(s.end.saturating_sub(s.start)),
         );
         // A label where it fits (about 6.6 px per character at font-size 11).
         let chars = ((w - 4.0) / 6.6) as usize;

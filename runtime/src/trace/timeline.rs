@@ -243,7 +243,8 @@ impl Timeline {
                                 && tl.slices[i].task == Some(task)
                         }) {
                             for i in stack.drain(pos..) {
-                                tl.slices[i].end = r.ts;
+                                let s = &mut tl.slices[i];
+                                s.end = r.ts.max(s.start);
                             }
                         }
                     }
@@ -313,6 +314,7 @@ fn lane_key(r: &Record) -> (Option<usize>, u32) {
 
 fn close_all(tl: &mut Timeline, stack: &mut Vec<usize>, ts: u64) {
     for i in stack.drain(..) {
-        tl.slices[i].end = ts;
+        let s = &mut tl.slices[i];
+        s.end = ts.max(s.start);
     }
 }
