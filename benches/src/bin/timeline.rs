@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use brisk::trace::{Record, SvgOptions, Timeline};
+use brisk::trace::{MarkKind, Record, SvgOptions, Timeline};
 use brisk_benches::fairness::{fairness_run, FairnessConfig};
 use brisk_benches::{measure, AnyRuntime, Leaf, Miss, RuntimeKind, Scenario, Sizes};
 
@@ -211,11 +211,16 @@ fn main() -> ExitCode {
             .window
             .map(|(a, b)| (timeline.start + a * 1000, timeline.start + b * 1000));
         options.title = Some(format!(
-            "{name} on {}, {} workers: {} events, {} slices, {:.2} ms",
+            "{name} on {}, {} workers: {} events, {} slices, {} steals, {:.2} ms",
             kind.name(),
             args.workers,
             records.len(),
             timeline.slices.len(),
+            timeline
+                .marks
+                .iter()
+                .filter(|m| m.kind == MarkKind::Steal)
+                .count(),
             (timeline.end - timeline.start) as f64 / 1e6
         ));
         let stem = format!("timeline-{name}-{}", kind.name());

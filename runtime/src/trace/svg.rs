@@ -194,7 +194,9 @@ fn render(tl: &Timeline, o: &SvgOptions) -> String {
         );
         // A label where it fits (about 6.6 px per character at font-size 11).
         let chars = ((w - 4.0) / 6.6) as usize;
-        if chars >= 4 {
+        // A spawn site may lose its directories; other names are shown whole or not at all.
+        let fits = s.name.contains(':') || s.name.chars().count() <= chars;
+        if chars >= 4 && fits {
             let label = short_name(&s.name, chars);
             let text_fill = if s.kind == SliceKind::Park {
                 "#333"
@@ -233,7 +235,7 @@ fn render(tl: &Timeline, o: &SvgOptions) -> String {
 
     // Flows.
     if o.flows {
-        d.push_str("<g class=\"flows\" fill=\"none\" stroke-width=\"0.8\">\n");
+        d.push_str("<g class=\"flows\" fill=\"none\" stroke-width=\"0.6\">\n");
         for f in tl
             .flows
             .iter()
@@ -248,7 +250,7 @@ fn render(tl: &Timeline, o: &SvgOptions) -> String {
             };
             let _ = writeln!(
                 d,
-                "<path class=\"flow\" d=\"M {x1:.1} {y1:.1} C {:.1} {y1:.1} {:.1} {y2:.1} {x2:.1} {y2:.1}\" stroke=\"{stroke}\"{dash} marker-end=\"url(#arrow)\" opacity=\"0.7\"/>",
+                "<path class=\"flow\" d=\"M {x1:.1} {y1:.1} C {:.1} {y1:.1} {:.1} {y2:.1} {x2:.1} {y2:.1}\" stroke=\"{stroke}\"{dash} marker-end=\"url(#arrow)\" opacity=\"0.4\"/>",
                 (x1 + x2) / 2.0,
                 (x1 + x2) / 2.0,
             );
