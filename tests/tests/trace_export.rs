@@ -153,6 +153,30 @@ fn chrome_json_nests_inline_polls_in_their_parent_and_names_the_spawn_site() {
         !inline_children.is_empty(),
         "no inline slice named by the child spawn site {site}"
     );
+    // Perfetto needs the slices of a thread to nest strictly: any two are disjoint or one
+    // contains the other.
+    for a in &slices {
+        for b in slices.iter().filter(|b| b.0 == a.0) {
+            let disjoint = a.2 <= b.1 || b.2 <= a.1;
+            let nested = (a.1 <= b.1 && b.2 <= a.2) || (b.1 <= a.1 && a.2 <= b.2);
+            assert!(disjoint || nested, "slices {a:?} and {b:?} overlap partly");
+        }
+    }
+    // The parents were queued (`spawn_lazy`): their spawns have arrows.
+    assert!(events.iter().any(|e| e["cat"] == "spawn" && e["ph"] == "s"));
+    // A spawn arrow starts inside the poll that spawned (Perfetto binds it to that slice) and
+    // ends where a poll starts.
+    for e in events.iter().filter(|e| e["cat"] == "spawn") {
+        let (tid, ts) = (
+            e["tid"].as_u64().unwrap(),
+            (num(e, "ts") * 1000.0).round() as u64,
+        );
+        let bound = match e["ph"].as_str() {
+            Some("s") => slices.iter().any(|p| p.0 == tid && p.1 <= ts && ts <= p.2),
+            _ => slices.iter().any(|p| p.0 == tid && p.1 == ts),
+        };
+        assert!(bound, "flow event {e} is not bound to a slice");
+    }
     for s in slices.iter().filter(|s| s.3 > 0) {
         assert!(
             slices
