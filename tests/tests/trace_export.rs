@@ -301,9 +301,13 @@ fn svg_screenshot_is_not_blank() {
     options.width = 1200;
     brisk::trace::write_svg(&workload(), &options, &mut out).unwrap();
     std::fs::write(&svg_path, out).unwrap();
-    let status = Command::new(chromium)
+    // `timeout` (coreutils) so that a hung browser fails the test instead of hanging it.
+    let status = Command::new("timeout")
+        .arg("120")
+        .arg(chromium)
         .args([
             "--headless",
+            "--disable-dev-shm-usage",
             "--no-sandbox",
             "--disable-gpu",
             "--disable-background-networking",
