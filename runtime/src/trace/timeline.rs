@@ -180,10 +180,14 @@ impl Timeline {
 
         // Queued spawns and wakes, to link to the poll that follows them.
         let mut origins: Vec<(FlowKind, Id, usize, u64)> = Vec::new();
-        for lane in 0..tl.lanes.len() {
+        let mut per_lane: Vec<Vec<&Record>> = vec![Vec::new(); tl.lanes.len()];
+        for r in records {
+            per_lane[lane_of[&lane_key(r)]].push(r);
+        }
+        for (lane, lane_records) in per_lane.into_iter().enumerate() {
             let mut stack: Vec<usize> = Vec::new();
             let mut last = tl.start;
-            for r in records.iter().filter(|r| lane_of[&lane_key(r)] == lane) {
+            for r in lane_records {
                 last = last.max(r.ts);
                 let open = |tl: &mut Timeline, stack: &mut Vec<usize>, kind, task| {
                     let depth = stack.len() as u32;
