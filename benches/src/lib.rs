@@ -7,7 +7,9 @@
 //! - [`scenarios`]: the scenarios of issue 6, each written once, generic over that abstraction,
 //!   each checking its own result;
 //! - [`fairness`]: issue 5's fairness figure, a 1 ms heartbeat's lateness under a storm of
-//!   spawns (the `fairness` binary).
+//!   spawns (the `fairness` binary);
+//! - [`plot`]: SVG charts of both, drawn from their JSON output (`--plot DIR`, the `plot`
+//!   binary).
 //!
 //! ```
 //! use brisk_benches::{measure, AnyRuntime, RuntimeKind, Scenario, Sizes};
@@ -21,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod fairness;
+pub mod plot;
 pub mod rt;
 pub mod scenarios;
 

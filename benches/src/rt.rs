@@ -201,7 +201,9 @@ pub struct Brisk;
 impl Rt for Brisk {
     type Join<T: Send + 'static> = Unwrapped<brisk::JoinHandle<T>>;
 
+    // `track_caller`: the scheduling trace names a task by the scenario line that spawned it.
     #[inline]
+    #[track_caller]
     fn spawn<F>(self, future: F) -> Self::Join<F::Output>
     where
         F: Future + Send + 'static,
@@ -211,6 +213,7 @@ impl Rt for Brisk {
     }
 
     #[inline]
+    #[track_caller]
     fn spawn_detached<F>(self, future: F)
     where
         F: Future<Output = ()> + Send + 'static,

@@ -100,6 +100,7 @@ where
 }
 
 /// Submits `f` to `shared`'s pool and spawns the task that waits for its result.
+#[track_caller]
 pub(crate) fn spawn_blocking_on<F, R>(shared: &Arc<Shared>, f: F) -> JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,

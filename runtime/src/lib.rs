@@ -108,6 +108,17 @@
 //! | F7 cooperation | a task looping on always-ready I/O, timers or inline children yields after the coop budget; inline polls spend the same budget |
 //! | F8 parallelism | an inline poll cannot be stolen, so once the budget is spent children go to the deque, where idle workers steal them |
 //!
+//! # Seeing the scheduler
+//!
+//! With the cargo feature `trace`, `Runtime::take_trace` returns what the scheduler did, event
+//! by event, with timestamps and spawn sites; `brisk::trace::write_chrome_json` writes it as a
+//! Chrome trace-event file (Perfetto, `about:tracing`: a lane per worker, inline polls nested in
+//! the poll that spawned them, arrows from spawn and wake to poll) and
+//! `brisk::trace::write_svg` as a standalone SVG timeline. Recording costs ~50 ns per event
+//! (BENCHMARKS.md, "Trace overhead"); without the feature every hook is empty.
+//! `cargo run --release -p brisk-benches --features trace --bin timeline` draws one benchmark
+//! scenario under both policies.
+//!
 //! # Migrating from tokio
 //!
 //! With the eager policy `spawn` may run the child before it returns. Two patterns that work

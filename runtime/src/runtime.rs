@@ -121,6 +121,7 @@ impl Runtime {
 
     /// Spawns a task on this runtime (eagerly if called from one of its threads, otherwise
     /// through the injector queue).
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -265,6 +266,7 @@ impl Handle {
 
     /// Spawns a task on this runtime from any thread: eagerly if this thread runs the
     /// runtime's tasks, otherwise through the injector queue.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -284,6 +286,7 @@ impl Handle {
     ///     .unwrap();
     /// assert_eq!(rt.block_on(joined).unwrap(), 4);
     /// ```
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -382,7 +385,10 @@ fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     loop {
         ctx.start_tick();
         ctx.count(|m| &m.polls);
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+        crate::trace::block_on_poll_start();
+        let poll = future.as_mut().poll(&mut cx);
+        crate::trace::block_on_poll_end();
+        if let Poll::Ready(out) = poll {
             enter.check_in_order();
             return out;
         }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p brisk-benches --bin compare [-- --quick] [--filter SUBSTR]
-//!     [--workers N] [--reps N] [--sample-ms MS] [--json PATH]
+//!     [--workers N] [--reps N] [--sample-ms MS] [--json PATH] [--plot DIR]
 //! ```
 //!
 //! The four runtimes are built once and reused. Each scenario is first calibrated per runtime
@@ -37,6 +37,8 @@ struct Args {
     reps: usize,
     sample: Duration,
     json: Option<PathBuf>,
+    /// Where to write the ratio chart (`compare-ratios.svg`).
+    plot: Option<PathBuf>,
     /// The runtimes to run (all by default).
     runtimes: Vec<RuntimeKind>,
     /// A fixed iteration count per sample instead of calibration (for profiling).
@@ -44,7 +46,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: compare [--quick] [--filter SUBSTR] [--workers N] [--reps N] \
-                     [--sample-ms MS] [--json PATH]
+                     [--sample-ms MS] [--json PATH] [--plot DIR]
 
   --quick          about 25 s: 5 repetitions of 60 ms samples (default: 7 of 150 ms, 70-90 s)
   --filter SUBSTR  only scenarios whose name contains SUBSTR (direct_await is added when
@@ -53,6 +55,8 @@ const USAGE: &str = "usage: compare [--quick] [--filter SUBSTR] [--workers N] [-
   --reps N         repetitions (samples per scenario and runtime)
   --sample-ms MS   target duration of one sample
   --json PATH      also write the results as JSON to PATH
+  --plot DIR       also draw the ratio chart, DIR/compare-ratios.svg (redraw it later from
+                   the JSON with the plot binary)
   --runtimes LIST  only these runtimes, comma-separated (brisk-eager,brisk-lazy,tokio,
                    async-executor); the ratios that need the others show —
   --iters N        N iterations per sample instead of calibrating (for profiling, e.g.
@@ -66,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
         reps: 0,
         sample: Duration::ZERO,
         json: None,
+        plot: None,
         runtimes: RuntimeKind::ALL.to_vec(),
         iters: None,
     };
@@ -98,6 +103,7 @@ fn parse_args() -> Result<Args, String> {
                 sample_ms = Some(ms.max(1));
             }
             "--json" => args.json = Some(PathBuf::from(value("--json")?)),
+            "--plot" => args.plot = Some(PathBuf::from(value("--plot")?)),
             "--runtimes" => {
                 let list = value("--runtimes")?;
                 let mut kinds = Vec::new();
@@ -312,13 +318,26 @@ fn main() -> ExitCode {
     report.push_str(&counters_report(&rows));
     print!("{report}");
 
+    let json = to_json(&args, &rows, &command, &commit);
     if let Some(path) = &args.json {
-        let json = to_json(&args, &rows, &command, &commit);
-        if let Err(e) = std::fs::write(path, json) {
+        if let Err(e) = std::fs::write(path, &json) {
             eprintln!("compare: cannot write {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
         eprintln!("compare: wrote {}", path.display());
+    }
+    if let Some(dir) = &args.plot {
+        // Drawn from the JSON, as the plot binary redraws it from a saved file.
+        let drawn = serde_json::from_str(&json)
+            .map_err(|e| e.to_string())
+            .and_then(|doc| brisk_benches::plot::plot_json(&doc, dir));
+        match drawn {
+            Ok(path) => eprintln!("compare: wrote {}", path.display()),
+            Err(e) => {
+                eprintln!("compare: cannot draw the chart in {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+        }
     }
 
     let failed = rows

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p brisk-benches --bin fairness [-- --reps N] [--ticks N] [--workers N]
-//!     [--burst N] [--storm-tasks N] [--runtimes LIST]
+//!     [--burst N] [--storm-tasks N] [--runtimes LIST] [--json PATH] [--plot DIR]
 //! ```
 //!
 //! See `brisk_benches::fairness` for the workload. Each repetition runs, for every runtime in
@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -21,14 +22,17 @@ use brisk_benches::fairness::{fairness_run, quantile, FairnessConfig};
 use brisk_benches::{machine_line, AnyRuntime, BriskCounters, RuntimeKind};
 
 const USAGE: &str = "usage: fairness [--reps N] [--ticks N] [--workers N] [--burst N] \
-                     [--storm-tasks N] [--runtimes LIST]
+                     [--storm-tasks N] [--runtimes LIST] [--json PATH] [--plot DIR]
 
   --reps N         repetitions, interleaved over the runtimes (default 3)
   --ticks N        heartbeat ticks per storm run (default 1000; the idle run has a quarter)
   --workers N      worker threads of every runtime (default 2)
   --burst N        children per storm burst (default 1000)
   --storm-tasks N  storm tasks (default 4)
-  --runtimes LIST  comma-separated (brisk-eager,brisk-lazy,tokio,async-executor; default all)";
+  --runtimes LIST  comma-separated (brisk-eager,brisk-lazy,tokio,async-executor; default all)
+  --json PATH      also write every tick's lateness as JSON to PATH
+  --plot DIR       also draw the lateness CDFs, DIR/fairness-lateness.svg (redraw it later
+                   from the JSON with the plot binary)";
 
 #[derive(Debug)]
 struct Args {
@@ -36,6 +40,8 @@ struct Args {
     workers: usize,
     cfg: FairnessConfig,
     runtimes: Vec<RuntimeKind>,
+    json: Option<PathBuf>,
+    plot: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -44,6 +50,8 @@ fn parse_args() -> Result<Args, String> {
         workers: 2,
         cfg: FairnessConfig::STORM,
         runtimes: RuntimeKind::ALL.to_vec(),
+        json: None,
+        plot: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -72,6 +80,8 @@ fn parse_args() -> Result<Args, String> {
                 }
                 args.runtimes = kinds;
             }
+            "--json" => args.json = Some(PathBuf::from(it.next().ok_or("--json needs a value")?)),
+            "--plot" => args.plot = Some(PathBuf::from(it.next().ok_or("--plot needs a value")?)),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -268,7 +278,62 @@ fn main() -> ExitCode {
         let _ = writeln!(out, "\nStorm lateness ratios: {}.", ratios.join("; "));
     }
     print!("{out}");
+
+    let json = to_json(&args, &rows);
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, json.to_string()) {
+            eprintln!("fairness: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!("fairness: wrote {}", path.display());
+    }
+    if let Some(dir) = &args.plot {
+        // Drawn from the JSON, as the plot binary redraws it from a saved file.
+        match brisk_benches::plot::plot_json(&json, dir) {
+            Ok(path) => eprintln!("fairness: wrote {}", path.display()),
+            Err(e) => {
+                eprintln!("fairness: cannot draw the chart in {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// The run as JSON: the setup and every tick's lateness per runtime and load, in µs.
+fn to_json(args: &Args, rows: &[[Row; 2]]) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = args
+        .runtimes
+        .iter()
+        .zip(rows)
+        .flat_map(|(kind, pair)| {
+            pair.iter().enumerate().map(move |(load, row)| {
+                let lateness: Vec<f64> = row
+                    .lateness
+                    .iter()
+                    .map(|d| (d.as_secs_f64() * 1e7).round() / 10.0)
+                    .collect();
+                serde_json::json!({
+                    "runtime": kind.name(),
+                    "load": (["idle", "storm"][load]),
+                    "children": row.children,
+                    "elapsed_s": row.elapsed.as_secs_f64(),
+                    "lateness_us": lateness,
+                })
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "command": command_line(),
+        "machine": machine_line(),
+        "commit": git_commit(),
+        "workers": args.workers,
+        "repetitions": args.reps,
+        "ticks": args.cfg.ticks,
+        "burst": args.cfg.burst,
+        "storm_tasks": args.cfg.storm_tasks,
+        "runs": runs,
+    })
 }
 
 /// A duration in µs (ms with two decimals above 10 ms).

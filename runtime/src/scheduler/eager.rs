@@ -29,6 +29,7 @@
 //! budget is not reset, so inline polls spend the budget of the tick they run in (bound F7).
 
 use std::future::Future;
+use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -61,10 +62,11 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let site = Location::caller();
     let spawned = context::with_current(|ctx| {
         let ctx = ctx?;
         let shared = ctx.shared().clone();
-        Some(spawn_in(&shared, Some(ctx), Id::next(), future, mode))
+        Some(spawn_in(&shared, Some(ctx), Id::next(), future, mode, site))
     });
     match spawned {
         Some(handle) => handle,
@@ -76,6 +78,7 @@ where
 }
 
 /// Spawns onto `shared` from any thread (used by `Handle::spawn` and `spawn_blocking`).
+#[track_caller]
 pub(crate) fn spawn_on<F>(
     shared: &Arc<Shared>,
     id: Id,
@@ -86,7 +89,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    context::with_runtime(shared, |ctx| spawn_in(shared, ctx, id, future, mode))
+    let site = Location::caller();
+    context::with_runtime(shared, |ctx| spawn_in(shared, ctx, id, future, mode, site))
 }
 
 /// The decision. `ctx` is `Some` only if this thread runs `shared`'s tasks.
@@ -96,6 +100,7 @@ fn spawn_in<F>(
     id: Id,
     future: F,
     mode: Mode,
+    site: &'static Location<'static>,
 ) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -103,7 +108,7 @@ where
 {
     let Some(ctx) = ctx else {
         shared.metrics.count(None, |m| &m.spawned);
-        trace::spawn(id, false);
+        trace::spawn(id, false, site);
         let ptr = raw::allocate(future, id, QUEUED_START, shared);
         // SAFETY: QUEUED_START counted the entry's reference.
         shared.push_remote(unsafe { TaskRef::from_raw(ptr) });
@@ -118,7 +123,7 @@ where
     };
     if eligible {
         if let Some(slot) = ctx.take_inline_slot() {
-            trace::spawn(id, true);
+            trace::spawn(id, true, site);
             let (ptr, finished) = harness::spawn_inline(shared, id, future);
             drop(slot);
             if finished {
@@ -132,7 +137,7 @@ where
         }
         ctx.count(|m| &m.eager_deferred);
     }
-    trace::spawn(id, false);
+    trace::spawn(id, false, site);
     let ptr = raw::allocate(future, id, QUEUED_START, shared);
     // SAFETY: QUEUED_START counted the entry's reference.
     let entry = unsafe { TaskRef::from_raw(ptr) };

@@ -113,8 +113,10 @@ impl Core {
         }
         ctx.start_tick();
         ctx.count(|m| &m.polls);
-        trace::queue_pop(task.header().id, source);
+        let id = task.header().id;
+        trace::queue_pop(id, source);
         harness::run_queued(shared, task);
+        trace::poll_end(id);
     }
 
     fn park(&mut self, ctx: &Context) {

@@ -1,12 +1,54 @@
 //! The scheduling trace (cargo feature `trace`): what the real scheduler did, event by event,
-//! so that tests can check the fairness bounds on it.
+//! so that tests can check the fairness bounds on it, and so that people can look at it.
+//!
+//! [`Runtime::take_trace`](crate::Runtime::take_trace) returns the [`Record`]s;
+//! [`Timeline`] turns them into lanes of nested poll slices, and two writers render that:
+//! [`write_chrome_json`] (Chrome trace-event JSON, for Perfetto and `about:tracing`) and
+//! [`write_svg`] (a standalone SVG timeline, readable offline in any browser).
+//!
+//! ```
+//! let rt = brisk::Runtime::builder().worker_threads(2).build().unwrap();
+//! rt.block_on(async {
+//!     // Ready at once: polled inline, inside the `block_on` poll.
+//!     let child = brisk::spawn(async { 2 });
+//!     child.await.unwrap()
+//! });
+//! let records = rt.take_trace();
+//! let mut json = Vec::new();
+//! brisk::trace::write_chrome_json(&records, &mut json).unwrap();
+//! assert!(json.starts_with(b"{\"traceEvents\":["));
+//! let mut svg = Vec::new();
+//! brisk::trace::write_svg(&records, &brisk::trace::SvgOptions::default(), &mut svg).unwrap();
+//! assert!(svg.starts_with(b"<svg"));
+//! ```
 //!
 //! Invariants: recording never changes a scheduling decision (it only appends to a buffer);
 //! with the feature off every hook is an empty inline function. Each worker appends to its own
 //! buffer, so a worker's events are in the order it performed them; threads inside `block_on`
-//! share one more buffer. Events on threads outside the runtime (remote wakes) are not recorded.
+//! share one more buffer (each record names its thread). Events on threads outside the runtime
+//! (remote wakes) are not recorded. A record's timestamp is in nanoseconds since the runtime
+//! was built, from the CPU's invariant time stamp counter where there is one (x86_64), else
+//! from `Instant`.
+
+use std::panic::Location;
 
 use crate::task::Id;
+
+#[cfg(feature = "trace")]
+mod chrome;
+#[cfg(feature = "trace")]
+mod clock;
+#[cfg(feature = "trace")]
+mod svg;
+#[cfg(feature = "trace")]
+mod timeline;
+
+#[cfg(feature = "trace")]
+pub use chrome::write_chrome_json;
+#[cfg(feature = "trace")]
+pub use svg::{write_svg, SvgOptions};
+#[cfg(feature = "trace")]
+pub use timeline::{Flow, FlowKind, Lane, Mark, MarkKind, Slice, SliceKind, Timeline};
 
 /// Where a worker took a task from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,8 +68,12 @@ pub use imp::{Event, Record};
 
 #[cfg(feature = "trace")]
 mod imp {
+    use std::cell::Cell;
+    use std::panic::Location;
+    use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::Mutex;
 
+    use super::clock::Clock;
     use super::Source;
     use crate::scheduler::context;
     use crate::task::Id;
@@ -43,6 +89,8 @@ mod imp {
             task: Id,
             /// True if it is polled inline now.
             inline: bool,
+            /// Where `spawn` was called (the caller of the public spawn function).
+            site: &'static Location<'static>,
         },
         /// An inline poll (eager spawn or await-inlining) starts.
         InlinePollStart {
@@ -65,6 +113,15 @@ mod imp {
             /// Which queue.
             source: Source,
         },
+        /// The poll a [`QueuePop`](Event::QueuePop) started is over (the tick's end).
+        PollEnd {
+            /// The popped task.
+            task: Id,
+        },
+        /// A `block_on` thread starts polling its future: this starts a tick.
+        BlockOnPollStart,
+        /// That poll returned.
+        BlockOnPollEnd,
         /// A waker was woken.
         Wake {
             /// The woken task.
@@ -101,14 +158,20 @@ mod imp {
     pub struct Record {
         /// The worker index, or `None` for a thread inside `block_on`.
         pub worker: Option<usize>,
+        /// A small number naming the OS thread (unique in the process, from 1): tells
+        /// `block_on` threads apart.
+        pub thread: u32,
         /// The tick count of that thread when the event happened.
         pub tick: u64,
+        /// Nanoseconds since the runtime was built (see the module docs for the clock).
+        pub ts: u64,
         /// What happened.
         pub event: Event,
     }
 
     /// One buffer per worker, plus one for `block_on` threads.
     pub(crate) struct Buffers {
+        clock: Clock,
         workers: Box<[Mutex<Vec<Record>>]>,
         external: Mutex<Vec<Record>>,
     }
@@ -116,6 +179,7 @@ mod imp {
     impl Buffers {
         pub(crate) fn new(n: usize) -> Buffers {
             Buffers {
+                clock: Clock::new(),
                 workers: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
                 external: Mutex::new(Vec::new()),
             }
@@ -131,19 +195,43 @@ mod imp {
             for b in self.workers.iter().chain(std::iter::once(&self.external)) {
                 all.append(&mut b.lock().unwrap_or_else(|e| e.into_inner()));
             }
+            let to_ns = self.clock.to_ns();
+            for r in &mut all {
+                r.ts = to_ns(r.ts);
+            }
             all
         }
+    }
+
+    /// This thread's number for [`Record::thread`], assigned on its first record.
+    fn thread_number() -> u32 {
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        thread_local! {
+            static THREAD: Cell<u32> = const { Cell::new(0) };
+        }
+        THREAD.with(|t| match t.get() {
+            0 => {
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                t.set(n);
+                n
+            }
+            n => n,
+        })
     }
 
     pub(crate) fn record(event: Event) {
         context::with_current(|ctx| {
             if let Some(ctx) = ctx {
+                let trace = &ctx.shared().trace;
                 let record = Record {
                     worker: ctx.worker,
+                    thread: thread_number(),
                     tick: ctx.tick.get(),
+                    // Raw until `take` converts it.
+                    ts: trace.clock.now(),
                     event,
                 };
-                let buf = ctx.shared().trace.slot(ctx.worker);
+                let buf = trace.slot(ctx.worker);
                 buf.lock().unwrap_or_else(|e| e.into_inner()).push(record);
             }
         })
@@ -172,11 +260,12 @@ macro_rules! hook {
 }
 
 hook!(
-    /// A spawn (`inline`: polled now).
-    fn spawn(task: Id, inline: bool) => imp::Event::Spawn {
+    /// A spawn (`inline`: polled now) called at `site`.
+    fn spawn(task: Id, inline: bool, site: &'static Location<'static>) => imp::Event::Spawn {
         parent: crate::task::try_id(),
         task,
         inline,
+        site,
     }
 );
 hook!(
@@ -196,6 +285,18 @@ hook!(
 hook!(
     /// A queue pop (a tick).
     fn queue_pop(task: Id, source: Source) => imp::Event::QueuePop { task, source }
+);
+hook!(
+    /// The end of the poll a queue pop started.
+    fn poll_end(task: Id) => imp::Event::PollEnd { task }
+);
+hook!(
+    /// A `block_on` thread starts a poll of its future.
+    fn block_on_poll_start() => imp::Event::BlockOnPollStart
+);
+hook!(
+    /// A `block_on` poll returned.
+    fn block_on_poll_end() => imp::Event::BlockOnPollEnd
 );
 hook!(
     /// A wake.
