@@ -32,6 +32,11 @@ const MAX_BUF: usize = 2 * 1024 * 1024;
 /// write-behind: `write` returns once the bytes are handed over, so call
 /// [`flush`](crate::io::AsyncWriteExt::flush) (or [`sync_all`](File::sync_all)) to wait for
 /// them and see their errors.
+///
+/// Each read, write or seek is one trip to the blocking pool (a write or read moves up to
+/// 2 MiB per trip). For many small writes or reads, wrap the file in
+/// [`BufWriter`](crate::io::BufWriter) or [`BufReader`](crate::io::BufReader), which batch them
+/// into few trips.
 pub struct File {
     std: Arc<std::fs::File>,
     state: State,
