@@ -30,7 +30,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use super::{AbortHandle, JoinError, JoinHandle};
+use super::{AbortHandle, Id, JoinError, JoinHandle};
+use crate::runtime::Handle;
 
 /// A set of child tasks whose results are collected together: structured concurrency after
 /// Python's `asyncio.TaskGroup` and tokio's `JoinSet`.
@@ -237,7 +238,109 @@ impl<T> TaskGroup<T> {
             return Poll::Pending;
         }
         self.poll_next_finished(cx)
+            .map(|next| next.map(|(_, result)| result.map(|(_, out)| out)))
+    }
+
+    /// Polls for the next finished child with its task id (the poll form of
+    /// [`join_next_with_id`](Self::join_next_with_id)).
+    pub fn poll_join_next_with_id(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<(Id, T), JoinError>>> {
+        if self.len == 0 {
+            return Poll::Ready(None);
+        }
+        if crate::coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.poll_next_finished(cx)
             .map(|next| next.map(|(_, result)| result))
+    }
+
+    /// Like [`join_next`](Self::join_next), with the finished child's task id (a failed
+    /// child's id is in its [`JoinError::id`]).
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let mut group = brisk::task::TaskGroup::new();
+    ///     let id = group.spawn(async { 7 }).id();
+    ///     assert_eq!(group.join_next_with_id().await.unwrap().unwrap(), (id, 7));
+    /// });
+    /// ```
+    pub async fn join_next_with_id(&mut self) -> Option<Result<(Id, T), JoinError>> {
+        poll_fn(|cx| self.poll_join_next_with_id(cx)).await
+    }
+
+    /// The result of a child that has already finished, without waiting: `None` if the group
+    /// is empty or no child has finished yet. Registers no waker and spends no coop budget.
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let mut group = brisk::task::TaskGroup::new();
+    ///     group.spawn(std::future::pending::<u8>());
+    ///     assert!(group.try_join_next().is_none()); // nothing finished
+    ///     group.spawn(async { 3 }); // finishes during its eager first poll
+    ///     assert_eq!(group.try_join_next().unwrap().unwrap(), 3);
+    /// });
+    /// ```
+    pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
+        self.try_join_next_with_id()
+            .map(|result| result.map(|(_, out)| out))
+    }
+
+    /// Like [`try_join_next`](Self::try_join_next), with the finished child's task id.
+    pub fn try_join_next_with_id(&mut self) -> Option<Result<(Id, T), JoinError>> {
+        match self.next_finished(None) {
+            Poll::Ready(next) => next.map(|(_, result)| result),
+            Poll::Pending => None,
+        }
+    }
+
+    /// Aborts every child and waits until each one has finished or been cancelled, dropping
+    /// their results: afterwards the group is empty and no child's future is left alive.
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let mut group = brisk::task::TaskGroup::new();
+    ///     group.spawn(std::future::pending::<()>());
+    ///     group.shutdown().await;
+    ///     assert!(group.is_empty());
+    /// });
+    /// ```
+    pub async fn shutdown(&mut self) {
+        self.abort_all();
+        while self.join_next().await.is_some() {}
+    }
+
+    /// Removes every child from the group without aborting it: the children keep running
+    /// (their outputs are dropped when they finish), and the group is empty afterwards.
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let (tx, rx) = std::sync::mpsc::channel();
+    ///     let mut group = brisk::task::TaskGroup::new();
+    ///     group.spawn(async move {
+    ///         brisk::task::yield_now().await;
+    ///         tx.send("still ran").unwrap();
+    ///     });
+    ///     group.detach_all();
+    ///     drop(group); // does not abort the detached child
+    ///     let got = brisk::task::spawn_blocking(move || rx.recv().unwrap()).await.unwrap();
+    ///     assert_eq!(got, "still ran");
+    /// });
+    /// ```
+    pub fn detach_all(&mut self) {
+        // Detached children still hold the old queue and report to it; a fresh one keeps
+        // their reports from naming slots that new children reuse.
+        self.completions = Arc::default();
+        self.slots.clear();
+        self.free.clear();
+        self.in_flight = None;
+        self.len = 0;
     }
 
     /// Waits for every child and returns their outputs in spawn order.
@@ -300,7 +403,7 @@ impl<T> TaskGroup<T> {
                 // dropped: the first failure decides.
                 continue;
             }
-            match result.map_err(E::from).and_then(&split) {
+            match result.map(|(_, out)| out).map_err(E::from).and_then(&split) {
                 Ok(out) => outputs.push((seq, out)),
                 Err(err) => {
                     *failure = Some(err);
@@ -313,10 +416,14 @@ impl<T> TaskGroup<T> {
 
     /// The next child whose result is available, with its spawn sequence number. Spends no coop
     /// budget on children that already finished.
-    fn poll_next_finished(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<(u64, Result<T, JoinError>)>> {
+    fn poll_next_finished(&mut self, cx: &mut Context<'_>) -> Poll<Option<Finished<T>>> {
+        self.next_finished(Some(cx))
+    }
+
+    /// [`poll_next_finished`](Self::poll_next_finished), or without a context (`cx` `None`,
+    /// for `try_join_next`): then no waker is registered anywhere and `Pending` means "nothing
+    /// finished yet".
+    fn next_finished(&mut self, mut cx: Option<&mut Context<'_>>) -> Poll<Option<Finished<T>>> {
         if self.len == 0 {
             return Poll::Ready(None);
         }
@@ -327,12 +434,14 @@ impl<T> TaskGroup<T> {
                 match inner.done.pop_front() {
                     Some(slot) => slot,
                     None => {
-                        if !inner
-                            .waker
-                            .as_ref()
-                            .is_some_and(|w| w.will_wake(cx.waker()))
-                        {
-                            inner.waker = Some(cx.waker().clone());
+                        if let Some(cx) = cx {
+                            if !inner
+                                .waker
+                                .as_ref()
+                                .is_some_and(|w| w.will_wake(cx.waker()))
+                            {
+                                inner.waker = Some(cx.waker().clone());
+                            }
                         }
                         return Poll::Pending;
                     }
@@ -343,25 +452,35 @@ impl<T> TaskGroup<T> {
             .handle
             .as_mut()
             .expect("brisk: internal error: a TaskGroup slot was reported twice");
+        let id = handle.id();
         let result = if handle.is_finished() {
             // The output is stored: reading it must not be refused by the coop budget (this
             // group poll already paid for it).
             let _unconstrained = Unconstrained::enter();
+            let mut noop = Context::from_waker(noop_waker());
+            let cx = cx.as_deref_mut().unwrap_or(&mut noop);
             match Pin::new(handle).poll(cx) {
                 Poll::Ready(result) => result,
                 Poll::Pending => unreachable!("brisk: a finished JoinHandle returned Pending"),
             }
         } else {
             // The child's future is gone but its task is being marked complete right now:
-            // this registers our waker as its join waker.
-            match Pin::new(handle).poll(cx) {
-                Poll::Ready(result) => result,
-                Poll::Pending => {
+            // with a context this registers our waker as its join waker.
+            match cx {
+                Some(cx) => match Pin::new(handle).poll(cx) {
+                    Poll::Ready(result) => result,
+                    Poll::Pending => {
+                        self.in_flight = Some(slot);
+                        return Poll::Pending;
+                    }
+                },
+                None => {
                     self.in_flight = Some(slot);
                     return Poll::Pending;
                 }
             }
         };
+        let result = result.map(|out| (id, out));
         let seq = self.slots[slot].seq;
         self.slots[slot].handle = None;
         self.free.push(slot);
@@ -404,7 +523,108 @@ impl<T: Send + 'static> TaskGroup<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        let slot = match self.free.pop() {
+        self.insert(|child| crate::spawn(child), future)
+    }
+
+    /// Spawns `future` as a child of the group on the runtime of `handle` (from any thread):
+    /// as [`Handle::spawn`], it is polled inline only if this thread runs that runtime's tasks.
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// let mut group = brisk::task::TaskGroup::new();
+    /// group.spawn_on(async { 5 }, rt.handle()); // outside the runtime: queued there
+    /// assert_eq!(rt.block_on(group.join_all()), vec![5]);
+    /// ```
+    #[track_caller]
+    pub fn spawn_on<F>(&mut self, future: F, handle: &Handle) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.insert(|child| handle.spawn(child), future)
+    }
+
+    /// Runs the blocking closure `f` on the runtime's blocking pool (as
+    /// [`spawn_blocking`](crate::task::spawn_blocking)) as a child of the group. Aborting it
+    /// keeps it from starting; once started it runs to the end.
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let mut group = brisk::task::TaskGroup::new();
+    ///     group.spawn_blocking(|| 1 + 1);
+    ///     group.spawn(async { 3 });
+    ///     let mut sum = 0;
+    ///     while let Some(r) = group.join_next().await {
+    ///         sum += r.unwrap();
+    ///     }
+    ///     assert_eq!(sum, 5);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If called outside a brisk runtime (use [`spawn_blocking_on`](Self::spawn_blocking_on)).
+    #[track_caller]
+    pub fn spawn_blocking<F>(&mut self, f: F) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.insert_blocking(|f| crate::task::spawn_blocking(f), f)
+    }
+
+    /// [`spawn_blocking`](Self::spawn_blocking) on the runtime of `handle`, from any thread.
+    #[track_caller]
+    pub fn spawn_blocking_on<F>(&mut self, f: F, handle: &Handle) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.insert_blocking(|f| handle.spawn_blocking(f), f)
+    }
+
+    /// Reserves a slot, wraps the blocking closure so that its completion guard drops when the
+    /// closure is gone (run or dropped unrun), and spawns it with `spawn`.
+    #[track_caller]
+    fn insert_blocking<F>(
+        &mut self,
+        spawn: impl FnOnce(Box<dyn FnOnce() -> T + Send>) -> JoinHandle<T>,
+        f: F,
+    ) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let slot = self.reserve_slot();
+        let done = self.done(slot);
+        let guard = UnspawnedSlot { group: self, slot };
+        let handle = spawn(Box::new(move || {
+            let _done = done;
+            f()
+        }));
+        std::mem::forget(guard);
+        self.fill_slot(slot, handle)
+    }
+
+    /// Reserves a slot, wraps `future` in its [`Child`] and spawns it with `spawn`.
+    #[track_caller]
+    fn insert<F>(&mut self, spawn: impl FnOnce(Child<F>) -> JoinHandle<T>, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        let slot = self.reserve_slot();
+        let child = Child {
+            future,
+            _done: self.done(slot),
+        };
+        // If `spawn` panics (outside a runtime) the child, and so its guard, is dropped: take
+        // the slot back out of the queue so the group stays consistent.
+        let guard = UnspawnedSlot { group: self, slot };
+        let handle = spawn(child);
+        std::mem::forget(guard);
+        self.fill_slot(slot, handle)
+    }
+}
+
+impl<T> TaskGroup<T> {
+    fn reserve_slot(&mut self) -> usize {
+        match self.free.pop() {
             Some(slot) => slot,
             None => {
                 self.slots.push(Slot {
@@ -413,19 +633,17 @@ impl<T: Send + 'static> TaskGroup<T> {
                 });
                 self.slots.len() - 1
             }
-        };
-        let child = Child {
-            future,
-            _done: Done {
-                completions: self.completions.clone(),
-                slot,
-            },
-        };
-        // If `spawn` panics (outside a runtime) the child, and so its guard, is dropped: take
-        // the slot back out of the queue so the group stays consistent.
-        let guard = UnspawnedSlot { group: self, slot };
-        let handle = crate::spawn(child);
-        std::mem::forget(guard);
+        }
+    }
+
+    fn done(&self, slot: usize) -> Done {
+        Done {
+            completions: self.completions.clone(),
+            slot,
+        }
+    }
+
+    fn fill_slot(&mut self, slot: usize, handle: JoinHandle<T>) -> AbortHandle {
         let abort = handle.abort_handle();
         self.slots[slot] = Slot {
             handle: Some(handle),
@@ -435,6 +653,60 @@ impl<T: Send + 'static> TaskGroup<T> {
         self.len += 1;
         abort
     }
+}
+
+/// Spawns each future of the iterator into the group (with [`TaskGroup::spawn`]).
+///
+/// # Panics
+/// If called outside a brisk runtime.
+impl<T, F> Extend<F> for TaskGroup<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+        for future in iter {
+            self.spawn(future);
+        }
+    }
+}
+
+/// Collects futures into a new group, spawning each one (with [`TaskGroup::spawn`]).
+///
+/// ```
+/// let rt = brisk::Runtime::new().unwrap();
+/// let out = rt.block_on(async {
+///     let group: brisk::task::TaskGroup<u32> = (1..=3).map(|i| async move { i * 10 }).collect();
+///     group.join_all().await
+/// });
+/// assert_eq!(out, vec![10, 20, 30]);
+/// ```
+///
+/// # Panics
+/// If called outside a brisk runtime.
+impl<T, F> FromIterator<F> for TaskGroup<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+        let mut group = TaskGroup::new();
+        group.extend(iter);
+        group
+    }
+}
+
+/// A finished child: its spawn sequence number and its result with its id.
+type Finished<T> = (u64, Result<(Id, T), JoinError>);
+
+/// A waker that does nothing (reading an output that is already stored never waits).
+fn noop_waker() -> &'static Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    static NOOP: std::sync::OnceLock<Waker> = std::sync::OnceLock::new();
+    NOOP.get_or_init(|| Waker::from(Arc::new(Noop)))
 }
 
 /// Undoes a slot reservation if spawning panics.

@@ -27,6 +27,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use crate::blocking::spawn_blocking;
 pub use error::JoinError;
 pub use group::TaskGroup;
+
+/// tokio's name for [`TaskGroup`], so that code migrating from `tokio::task::JoinSet` compiles
+/// unchanged: the same type, with the same methods (children start eagerly).
+pub type JoinSet<T> = TaskGroup<T>;
 pub use join::{AbortHandle, JoinHandle};
 pub use spawn::{spawn, spawn_eager, spawn_lazy};
 pub use yield_now::yield_now;
