@@ -417,8 +417,20 @@ fn run(inner: Arc<PoolInner>, handle: Handle) {
     let _count = ThreadGuard(inner.clone());
     CURRENT_POOL.with(|p| p.set(Arc::as_ptr(&inner)));
     // No tick is ever started here, so the eager budget stays 0: spawns are queued.
+    let hooks = handle.shared.config.hooks.clone();
     let _enter = context::enter(Context::new_blocking(handle));
+    hooks.thread_start();
+    let _stop = StopHook(hooks);
     work(&inner);
+}
+
+/// Runs the `on_thread_stop` hook when a runtime thread ends, even by panic.
+pub(crate) struct StopHook(pub(crate) crate::builder::Hooks);
+
+impl Drop for StopHook {
+    fn drop(&mut self) {
+        self.0.thread_stop();
+    }
 }
 
 fn work(inner: &PoolInner) {

@@ -1,7 +1,15 @@
 //! `Builder`: the runtime's settings, checked once at `build`.
+//!
+//! Invariants: a [`Config`] is only made by `build`, after every setting was checked; the
+//! thread hooks run under `catch_unwind` (see [`Hooks`]), so a hook can never take a worker or
+//! blocking thread down with it.
 
 use std::fmt;
 use std::io;
+use std::num::NonZeroU64;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Runtime;
@@ -42,6 +50,67 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) max_blocking_threads: usize,
     pub(crate) thread_keep_alive: Duration,
+    pub(crate) hooks: Hooks,
+    /// The runtime's name ([`Builder::name`]).
+    pub(crate) name: Option<String>,
+    /// Unique among the runtimes of the process ([`Handle::id`](crate::Handle::id)).
+    pub(crate) id: NonZeroU64,
+}
+
+/// A thread hook given to the builder.
+type Callback = Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// The `on_thread_*` hooks of a runtime.
+///
+/// A hook that panics does not take its thread down: the panic is caught right there, after
+/// the panic hook reported it (by default, a message on stderr, as for any panic), and the
+/// thread carries on as if the hook had returned.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    start: Option<Callback>,
+    stop: Option<Callback>,
+    park: Option<Callback>,
+    unpark: Option<Callback>,
+}
+
+impl Hooks {
+    fn call(&self, hook: &Option<Callback>) {
+        if let Some(hook) = hook {
+            // The panic hook has reported the panic already; the thread goes on.
+            let _ = catch_unwind(AssertUnwindSafe(|| hook()));
+        }
+    }
+
+    /// Runs `on_thread_start` (a worker or blocking thread just started).
+    pub(crate) fn thread_start(&self) {
+        self.call(&self.start);
+    }
+
+    /// Runs `on_thread_stop` (a worker or blocking thread is about to end).
+    pub(crate) fn thread_stop(&self) {
+        self.call(&self.stop);
+    }
+
+    /// Runs `on_thread_park` (a worker out of work is about to sleep).
+    pub(crate) fn thread_park(&self) {
+        self.call(&self.park);
+    }
+
+    /// Runs `on_thread_unpark` (a worker woke up).
+    pub(crate) fn thread_unpark(&self) {
+        self.call(&self.unpark);
+    }
+}
+
+impl fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hooks")
+            .field("on_thread_start", &self.start.is_some())
+            .field("on_thread_stop", &self.stop.is_some())
+            .field("on_thread_park", &self.park.is_some())
+            .field("on_thread_unpark", &self.unpark.is_some())
+            .finish()
+    }
 }
 
 /// Builds a [`Runtime`] with custom settings.
@@ -66,6 +135,8 @@ pub struct Builder {
     thread_name: String,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
+    hooks: Hooks,
+    name: Option<String>,
 }
 
 impl Default for Builder {
@@ -89,7 +160,15 @@ impl Builder {
             thread_name: "brisk-worker".to_string(),
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
+            hooks: Hooks::default(),
+            name: None,
         }
+    }
+
+    /// A builder for a multi-threaded runtime: the same as [`Builder::new`], under tokio's name
+    /// (`tokio::runtime::Builder::new_multi_thread`).
+    pub fn new_multi_thread() -> Builder {
+        Builder::new()
     }
 
     /// Number of worker threads (default: the number of CPUs). Must be at least 1.
@@ -156,6 +235,81 @@ impl Builder {
         self
     }
 
+    /// Runs `f` on each worker and blocking-pool thread the runtime starts, on that thread,
+    /// before it runs anything else.
+    ///
+    /// A hook that panics does not stop its thread or the runtime: the panic is reported by the
+    /// panic hook (by default, a message on stderr) and the thread carries on as if `f` had
+    /// returned. The same holds for every `on_thread_*` hook.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let s = started.clone();
+    /// let rt = brisk::Builder::new()
+    ///     .worker_threads(2)
+    ///     .on_thread_start(move || {
+    ///         s.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// drop(rt); // waits for the workers, which ran the hook first
+    /// assert_eq!(started.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn on_thread_start<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker and blocking-pool thread of the runtime just before it ends
+    /// (at shutdown, or when a blocking thread was idle for
+    /// [`thread_keep_alive`](Self::thread_keep_alive)). Panics: as for
+    /// [`on_thread_start`](Self::on_thread_start).
+    pub fn on_thread_stop<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on a worker that found no work, just before it goes to sleep. Panics: as for
+    /// [`on_thread_start`](Self::on_thread_start).
+    pub fn on_thread_park<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.park = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on a worker that slept, right after it woke up. Panics: as for
+    /// [`on_thread_start`](Self::on_thread_start).
+    pub fn on_thread_unpark<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.unpark = Some(Arc::new(f));
+        self
+    }
+
+    /// A name for the runtime, returned by [`Handle::name`](crate::Handle::name) and shown in
+    /// its `Debug` output (thread names are set by [`thread_name`](Self::thread_name)).
+    ///
+    /// ```
+    /// let rt = brisk::Builder::new().name("ingest").build().unwrap();
+    /// assert_eq!(rt.handle().name(), Some("ingest"));
+    /// ```
+    pub fn name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Builds the runtime and starts its worker threads.
     ///
     /// # Errors
@@ -189,8 +343,17 @@ impl Builder {
             thread_name: self.thread_name.clone(),
             max_blocking_threads: self.max_blocking_threads,
             thread_keep_alive: self.thread_keep_alive,
+            hooks: self.hooks.clone(),
+            name: self.name.clone(),
+            id: next_runtime_id(),
         })
     }
+}
+
+/// A new runtime id: a process-wide counter.
+fn next_runtime_id() -> NonZeroU64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NonZeroU64::new(NEXT.fetch_add(1, Ordering::Relaxed)).expect("brisk: runtime ids start at 1")
 }
 
 fn invalid(msg: &str) -> io::Error {
@@ -212,6 +375,8 @@ impl fmt::Debug for Builder {
             .field("thread_name", &self.thread_name)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.thread_keep_alive)
+            .field("hooks", &self.hooks)
+            .field("name", &self.name)
             .finish()
     }
 }

@@ -11,7 +11,7 @@
 //! | tokio | brisk, or the crate to use |
 //! |---|---|
 //! | `#[tokio::main]`, `#[tokio::test]` | [`#[brisk::main]`](crate::main), [`#[brisk::test]`](crate::test) |
-//! | `tokio::runtime` (`Runtime`, `Builder`, `Handle`) | [`Runtime`](crate::Runtime), [`Builder`](crate::Builder), [`Handle`](crate::Handle) |
+//! | `tokio::runtime` (`Runtime`, `Builder`, `Handle`, `Id`) | [`Runtime`](crate::Runtime), [`Builder`](crate::Builder) (thread hooks `on_thread_*`, `name`), [`Handle`](crate::Handle) (`block_on`, `id`), [`RuntimeId`](crate::RuntimeId). A panicking `on_thread_*` hook is reported by the panic hook and its thread carries on (tokio would lose the thread) |
 //! | `tokio::task` (`spawn`, `spawn_blocking`, `JoinHandle`, `JoinSet`, `yield_now`, `AbortHandle`) | [`crate::task`]: [`spawn`](crate::spawn) (eager; [`spawn_lazy`](crate::spawn_lazy) queues like tokio), [`task::spawn_blocking`](crate::task::spawn_blocking), [`task::TaskGroup`](crate::task::TaskGroup) for `JoinSet` (also under that name, [`task::JoinSet`](crate::task::JoinSet), with its methods). `LocalSet`/`spawn_local`: not provided |
 //! | `tokio::time` | [`crate::time`]: `sleep`, `sleep_until`, `timeout`, `interval`, `interval_at`, `Instant` |
 //! | `tokio::net` | [`crate::net`]: `TcpListener`, `TcpStream`, `TcpSocket`, `UdpSocket`, `UnixListener`, `UnixStream`, `UnixDatagram`, with the readiness API (`ready`, `readable`, `writable`, `try_read`, `try_write`, ...), `into_std`/`from_std`, split halves. `lookup_host`: not provided (`bind`/`connect` resolve names with std, on the calling thread) |

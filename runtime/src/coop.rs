@@ -60,6 +60,24 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     }
 }
 
+/// Lifts this thread's budget (makes it unconstrained) until the guard drops, which restores
+/// the budget it had before.
+pub(crate) fn lift() -> Lifted {
+    let saved = budget();
+    set_budget(None);
+    Lifted(saved)
+}
+
+/// The guard of [`lift`].
+#[must_use]
+pub(crate) struct Lifted(Option<u32>);
+
+impl Drop for Lifted {
+    fn drop(&mut self) {
+        set_budget(self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,7 +136,9 @@
 //! | `#[tokio::main]`, `#[tokio::test]` | [`#[brisk::main]`](main), [`#[brisk::test]`](test) |
 //! | `runtime::Runtime::new`, `runtime::Builder::new_multi_thread` | [`Runtime::new`], [`Runtime::builder`] / [`Builder::new`] |
 //! | `Builder::{worker_threads, thread_name, max_blocking_threads, thread_keep_alive}` | the same names on [`Builder`] |
-//! | `Runtime::{block_on, spawn, handle, enter}`, `Handle::{current, try_current, spawn, enter}` | the same on [`Runtime`] and [`Handle`] |
+//! | `Runtime::{block_on, spawn, handle, enter, shutdown_timeout, shutdown_background}`, `Handle::{current, try_current, spawn, spawn_blocking, enter, block_on, id}` | the same on [`Runtime`] and [`Handle`]; `runtime::Id` is [`RuntimeId`]. Dropping a runtime on a thread that runs tasks panics, as on tokio |
+//! | `Builder::{on_thread_start, on_thread_stop, on_thread_park, on_thread_unpark}`, `Builder::name` | the same on [`Builder`]; a hook that panics is reported and its thread carries on |
+//! | `task::{consume_budget, unconstrained}` | [`task::consume_budget`], [`task::unconstrained`] |
 //! | `tokio::spawn` | [`spawn`] (eager); [`spawn_lazy`] behaves like `tokio::spawn` |
 //! | `task::{JoinHandle, JoinError, AbortHandle, yield_now, id}` | [`task::JoinHandle`], [`task::JoinError`], [`task::AbortHandle`], [`task::yield_now`], [`task::id`] |
 //! | `task::spawn_blocking` | [`task::spawn_blocking`] |
@@ -178,7 +180,7 @@ mod trace;
 
 pub use builder::{Builder, SpawnPolicy};
 pub use metrics::RuntimeMetrics;
-pub use runtime::{EnterGuard, Handle, Runtime};
+pub use runtime::{EnterGuard, Handle, Runtime, RuntimeId};
 pub use task::{spawn, spawn_eager, spawn_lazy, JoinError, JoinHandle};
 
 /// `#[brisk::main]`: runs an `async fn main` on a brisk runtime (see `brisk-macros`).

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::num::NonZeroU64;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -97,6 +98,15 @@ impl Runtime {
                 .name(format!("{name}-{index}"))
                 .spawn(move || {
                     let _guard = guard;
+                    let hooks = shared.config.hooks.clone();
+                    {
+                        // The hook runs in the runtime's context (`Handle::current` works).
+                        let _enter = context::enter(Context::new_blocking(Handle {
+                            shared: shared.clone(),
+                        }));
+                        hooks.thread_start();
+                    }
+                    let _stop = crate::blocking::StopHook(hooks);
                     worker::run(shared, index, local);
                 });
             match spawned {
@@ -166,6 +176,21 @@ impl Runtime {
         self.handle.shared.trace.take()
     }
 
+    /// Shuts down without waiting: as [`shutdown_timeout`](Self::shutdown_timeout) with a
+    /// zero timeout. Every task that is not running is cancelled before this returns; a worker
+    /// in the middle of a poll (even one that never yields) and running blocking closures are
+    /// left to finish on their own threads, which then exit. Unlike dropping the runtime, this
+    /// may be called from inside another runtime's task.
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// let never = rt.spawn(std::future::pending::<()>());
+    /// rt.shutdown_background();
+    /// ```
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO);
+    }
+
     /// Shuts down, waiting at most `timeout` in all for workers to finish the poll they are in
     /// and for running [`spawn_blocking`](crate::task::spawn_blocking) closures to return.
     /// Workers and blocking threads still busy after that are left to finish on their own;
@@ -219,6 +244,15 @@ use crate::task::raw::TaskRef;
 impl Drop for Runtime {
     fn drop(&mut self) {
         if !self.handle.shared.is_shutdown() || !self.threads.is_empty() {
+            if context::runs_tasks() && !thread::panicking() {
+                // Waiting for the workers here would block a thread that runs tasks (possibly
+                // for ever, if one of them waits for this one). Stop without waiting, so that
+                // nothing is left running, then say what went wrong.
+                self.shutdown(Some(Duration::ZERO));
+                panic!(
+                    "Cannot drop a brisk runtime in a context where blocking is not allowed: it                      was dropped on a thread that runs brisk tasks (inside a task or `block_on`).                      Drop it on a plain thread or in `spawn_blocking`, or call                      `Runtime::shutdown_background` instead."
+                );
+            }
             self.shutdown(None);
         }
     }
@@ -227,6 +261,8 @@ impl Drop for Runtime {
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
+            .field("id", &self.handle.id())
+            .field("name", &self.handle.name())
             .field("workers", &self.handle.shared.config.worker_threads)
             .field("spawn_policy", &self.handle.shared.config.spawn_policy)
             .finish()
@@ -308,6 +344,43 @@ impl Handle {
         }
     }
 
+    /// Runs `future` to completion on this thread, with this runtime's context entered, and
+    /// returns its output: [`Runtime::block_on`] through a handle. Works on any thread that
+    /// does not run brisk tasks, in particular inside a
+    /// [`spawn_blocking`](crate::task::spawn_blocking) closure, to drive async code from
+    /// blocking code.
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// let out = rt.block_on(async {
+    ///     brisk::task::spawn_blocking(|| {
+    ///         let handle = brisk::Handle::current();
+    ///         handle.block_on(async { brisk::spawn(async { 21 * 2 }).await.unwrap() })
+    ///     })
+    ///     .await
+    ///     .unwrap()
+    /// });
+    /// assert_eq!(out, 42);
+    /// ```
+    ///
+    /// # Panics
+    /// If called from a thread that runs brisk tasks (a worker, or inside another `block_on`):
+    /// await the future instead.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        block_on(self, future)
+    }
+
+    /// This runtime's id, unique among the runtimes of the process.
+    pub fn id(&self) -> RuntimeId {
+        RuntimeId(self.shared.config.id)
+    }
+
+    /// The runtime's name, if one was given with [`Builder::name`].
+    pub fn name(&self) -> Option<&str> {
+        self.shared.config.name.as_deref()
+    }
+
     /// A live view of the runtime's counters.
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics {
@@ -318,7 +391,40 @@ impl Handle {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle").finish_non_exhaustive()
+        f.debug_struct("Handle")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A runtime's id ([`Handle::id`]): unique among the runtimes of the process, never reused.
+///
+/// ```
+/// let a = brisk::Runtime::new().unwrap();
+/// let b = brisk::Runtime::new().unwrap();
+/// assert_ne!(a.handle().id(), b.handle().id());
+/// assert_eq!(a.handle().id(), a.handle().clone().id());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuntimeId(NonZeroU64);
+
+impl RuntimeId {
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for RuntimeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RuntimeId({})", self.0)
+    }
+}
+
+impl fmt::Display for RuntimeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
     }
 }
 

@@ -140,7 +140,9 @@ impl Core {
             shared.notify_parked();
         }
         trace::park();
+        shared.config.hooks.thread_park();
         shared.parkers[self.index].park(shared);
+        shared.config.hooks.thread_unpark();
         if shared.is_shutdown() {
             return;
         }

@@ -456,7 +456,7 @@ impl<T> TaskGroup<T> {
         let result = if handle.is_finished() {
             // The output is stored: reading it must not be refused by the coop budget (this
             // group poll already paid for it).
-            let _unconstrained = Unconstrained::enter();
+            let _unconstrained = crate::coop::lift();
             let mut noop = Context::from_waker(noop_waker());
             let cx = cx.as_deref_mut().unwrap_or(&mut noop);
             match Pin::new(handle).poll(cx) {
@@ -798,23 +798,6 @@ fn in_spawn_order<U>(mut outputs: Vec<(u64, U)>) -> Vec<U> {
     // one pass.
     outputs.sort_unstable_by_key(|(seq, _)| *seq);
     outputs.into_iter().map(|(_, out)| out).collect()
-}
-
-/// Lifts the coop budget for reading outputs that are already stored; restores it on drop.
-struct Unconstrained(Option<u32>);
-
-impl Unconstrained {
-    fn enter() -> Unconstrained {
-        let saved = crate::coop::budget();
-        crate::coop::set_budget(None);
-        Unconstrained(saved)
-    }
-}
-
-impl Drop for Unconstrained {
-    fn drop(&mut self) {
-        crate::coop::set_budget(self.0);
-    }
 }
 
 impl<T> Default for TaskGroup<T> {

@@ -8,6 +8,7 @@
 //! `scheduler/eager.rs`.
 
 pub(crate) mod alloc;
+mod budget;
 pub(crate) mod error;
 mod group;
 pub(crate) mod harness;
@@ -25,6 +26,7 @@ use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use crate::blocking::spawn_blocking;
+pub use budget::{consume_budget, unconstrained, Unconstrained};
 pub use error::JoinError;
 pub use group::TaskGroup;
 
