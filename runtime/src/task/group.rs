@@ -601,12 +601,54 @@ impl<T: Send + 'static> TaskGroup<T> {
         std::mem::forget(guard);
         self.fill_slot(slot, handle)
     }
+}
 
+impl<T: 'static> TaskGroup<T> {
+    /// Spawns the `!Send` future `future` as a child of the group on the
+    /// [`LocalSet`](crate::task::LocalSet) being driven on this thread, with
+    /// [`spawn_local`](crate::task::spawn_local) (eager first poll).
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::new().unwrap();
+    /// let local = brisk::task::LocalSet::new();
+    /// let out = local.block_on(&rt, async {
+    ///     let mut group = brisk::task::TaskGroup::new();
+    ///     for i in 0..3 {
+    ///         let rc = std::rc::Rc::new(i); // not Send
+    ///         group.spawn_local(async move { *rc });
+    ///     }
+    ///     group.join_all().await
+    /// });
+    /// assert_eq!(out, vec![0, 1, 2]);
+    /// ```
+    ///
+    /// # Panics
+    /// If no `LocalSet` is being driven on this thread.
+    #[track_caller]
+    pub fn spawn_local<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(|child| crate::task::spawn_local(child), future)
+    }
+
+    /// Spawns `future` as a child of the group into `local` (queued there, as
+    /// [`LocalSet::spawn_local`](crate::task::LocalSet::spawn_local)).
+    #[track_caller]
+    pub fn spawn_local_on<F>(&mut self, future: F, local: &crate::task::LocalSet) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(|child| local.spawn_local(child), future)
+    }
+}
+
+impl<T> TaskGroup<T> {
     /// Reserves a slot, wraps `future` in its [`Child`] and spawns it with `spawn`.
     #[track_caller]
     fn insert<F>(&mut self, spawn: impl FnOnce(Child<F>) -> JoinHandle<T>, future: F) -> AbortHandle
     where
-        F: Future<Output = T> + Send + 'static,
+        F: Future<Output = T>,
     {
         let slot = self.reserve_slot();
         let child = Child {

@@ -65,8 +65,8 @@ pub(crate) fn poll_and_settle<S: Schedule>(s: &S, holder: TaskRef) {
 /// completed.
 pub(crate) fn spawn_inline<F, S>(s: &S, id: Id, future: F) -> (NonNull<Header>, bool)
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     let ptr = raw::allocate(future, id, INLINE_START, s);

@@ -13,6 +13,7 @@ pub(crate) mod error;
 mod group;
 pub(crate) mod harness;
 pub(crate) mod join;
+mod local;
 pub(crate) mod owned;
 pub(crate) mod raw;
 pub(crate) mod schedule;
@@ -34,6 +35,7 @@ pub use group::TaskGroup;
 /// unchanged: the same type, with the same methods (children start eagerly).
 pub type JoinSet<T> = TaskGroup<T>;
 pub use join::{AbortHandle, JoinHandle};
+pub use local::{spawn_local, LocalSet, RunUntil};
 pub use spawn::{spawn, spawn_eager, spawn_lazy};
 pub use yield_now::yield_now;
 

@@ -87,6 +87,11 @@ struct Cell<F: Future, S> {
 
 /// Allocates a task cell for `future` with the given initial state word; returns its header.
 /// The caller owns every reference counted in `initial_state`.
+///
+/// `F` need not be `Send`: the public spawn functions require it, except `spawn_local`, whose
+/// scheduler (`local.rs`) polls and cancels its tasks only on the thread that owns them; a
+/// task's future is never dropped by a waker or a handle (only by a poll, a cancellation or
+/// shutdown, all run by the scheduler).
 pub(crate) fn allocate<F, S>(
     future: F,
     id: Id,
@@ -94,8 +99,8 @@ pub(crate) fn allocate<F, S>(
     scheduler: &S,
 ) -> NonNull<Header>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     let layout = Layout::new::<Cell<F, S>>();
