@@ -50,6 +50,8 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) max_blocking_threads: usize,
     pub(crate) thread_keep_alive: Duration,
+    /// True for `new_current_thread`: no worker threads, `block_on` drives the tasks.
+    pub(crate) current_thread: bool,
     pub(crate) hooks: Hooks,
     /// The runtime's name ([`Builder::name`]).
     pub(crate) name: Option<String>,
@@ -135,6 +137,7 @@ pub struct Builder {
     thread_name: String,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
+    current_thread: bool,
     hooks: Hooks,
     name: Option<String>,
 }
@@ -160,6 +163,7 @@ impl Builder {
             thread_name: "brisk-worker".to_string(),
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
+            current_thread: false,
             hooks: Hooks::default(),
             name: None,
         }
@@ -171,7 +175,30 @@ impl Builder {
         Builder::new()
     }
 
-    /// Number of worker threads (default: the number of CPUs). Must be at least 1.
+    /// A builder for a current-thread runtime: no worker threads; the thread inside
+    /// [`Runtime::block_on`](crate::Runtime::block_on) runs every task, I/O event and timer,
+    /// with the same eager policy and limits as a worker. Tasks spawned while nobody is inside
+    /// `block_on` wait for the next `block_on`. If two threads call `block_on` at once, one
+    /// drives the runtime and the other only polls its own future until it can take over.
+    /// `worker_threads` does not apply; the blocking pool is as usual.
+    ///
+    /// ```
+    /// let rt = brisk::Builder::new_current_thread().build().unwrap();
+    /// let main_thread = std::thread::current().id();
+    /// let ran_on = rt.block_on(async {
+    ///     brisk::spawn_lazy(async { std::thread::current().id() }).await.unwrap()
+    /// });
+    /// assert_eq!(ran_on, main_thread);
+    /// ```
+    pub fn new_current_thread() -> Builder {
+        Builder {
+            current_thread: true,
+            ..Builder::new()
+        }
+    }
+
+    /// Number of worker threads (default: the number of CPUs). Must be at least 1. Ignored by
+    /// a [current-thread](Self::new_current_thread) runtime.
     pub fn worker_threads(&mut self, n: usize) -> &mut Self {
         self.worker_threads = Some(n);
         self
@@ -317,7 +344,11 @@ impl Builder {
     /// `event_interval` or `max_blocking_threads` is 0;
     /// the OS error if a thread cannot be started.
     pub fn build(&mut self) -> io::Result<Runtime> {
-        let worker_threads = self.worker_threads.unwrap_or_else(num_cpus::get);
+        let worker_threads = if self.current_thread {
+            1
+        } else {
+            self.worker_threads.unwrap_or_else(num_cpus::get)
+        };
         if worker_threads == 0 {
             return Err(invalid("worker_threads must be at least 1"));
         }
@@ -343,6 +374,7 @@ impl Builder {
             thread_name: self.thread_name.clone(),
             max_blocking_threads: self.max_blocking_threads,
             thread_keep_alive: self.thread_keep_alive,
+            current_thread: self.current_thread,
             hooks: self.hooks.clone(),
             name: self.name.clone(),
             id: next_runtime_id(),
@@ -366,6 +398,7 @@ fn invalid(msg: &str) -> io::Error {
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
+            .field("current_thread", &self.current_thread)
             .field("worker_threads", &self.worker_threads)
             .field("eager_budget", &self.eager_budget)
             .field("eager_depth", &self.eager_depth)

@@ -134,7 +134,7 @@
 //! | tokio | brisk |
 //! |---|---|
 //! | `#[tokio::main]`, `#[tokio::test]` | [`#[brisk::main]`](main), [`#[brisk::test]`](test) |
-//! | `runtime::Runtime::new`, `runtime::Builder::new_multi_thread` | [`Runtime::new`], [`Runtime::builder`] / [`Builder::new`] |
+//! | `runtime::Runtime::new`, `runtime::Builder::{new_multi_thread, new_current_thread}` | [`Runtime::new`], [`Runtime::builder`] / [`Builder::new`] / [`Builder::new_multi_thread`], [`Builder::new_current_thread`] (`block_on` runs every task, timer and socket on the calling thread, eager first polls included) |
 //! | `Builder::{worker_threads, thread_name, max_blocking_threads, thread_keep_alive}` | the same names on [`Builder`] |
 //! | `Runtime::{block_on, spawn, handle, enter, shutdown_timeout, shutdown_background}`, `Handle::{current, try_current, spawn, spawn_blocking, enter, block_on, id}` | the same on [`Runtime`] and [`Handle`]; `runtime::Id` is [`RuntimeId`]. Dropping a runtime on a thread that runs tasks panics, as on tokio |
 //! | `Builder::{on_thread_start, on_thread_stop, on_thread_park, on_thread_unpark}`, `Builder::name` | the same on [`Builder`]; a hook that panics is reported and its thread carries on |
@@ -159,6 +159,7 @@ mod blocking;
 mod builder;
 pub mod coming_from_tokio;
 mod coop;
+mod current_thread;
 pub mod fs;
 pub mod io;
 mod loom;

@@ -556,6 +556,7 @@ mod parker {
             thread_name: "loom".into(),
             max_blocking_threads: 1,
             thread_keep_alive: std::time::Duration::from_secs(1),
+            current_thread: false,
             hooks: Default::default(),
             name: None,
             id: std::num::NonZeroU64::MIN,

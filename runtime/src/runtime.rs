@@ -77,7 +77,13 @@ impl Runtime {
     }
 
     pub(crate) fn start(config: Config) -> io::Result<Runtime> {
-        let n = config.worker_threads;
+        // A current-thread runtime has one worker slot and no worker thread: `block_on` drives
+        // it (`current_thread.rs`).
+        let n = if config.current_thread {
+            0
+        } else {
+            config.worker_threads
+        };
         let locals: Vec<Worker<TaskRef>> = (0..n).map(|_| Worker::new_fifo()).collect();
         let stealers = locals.iter().map(|w| w.stealer()).collect();
         let name = config.thread_name.clone();
@@ -477,6 +483,9 @@ fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
              thread that is already running brisk tasks (a worker thread or another block_on). \
              Await the future instead."
         );
+    }
+    if handle.shared.config.current_thread {
+        return crate::current_thread::block_on(handle, future);
     }
     let enter = context::enter(Context::new(handle.clone(), None, None));
     let ctx = enter.context();

@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) driver: driver::Driver,
     /// The threads of `spawn_blocking`.
     pub(crate) blocking: crate::blocking::BlockingPool,
+    /// Who drives a current-thread runtime (unused by the multi-thread flavor).
+    pub(crate) core: crate::current_thread::CoreSlot,
     shutdown: AtomicBool,
     #[cfg(feature = "trace")]
     pub(crate) trace: crate::trace::Buffers,
@@ -63,6 +65,7 @@ impl Shared {
                 config.thread_keep_alive,
                 config.thread_name.clone(),
             ),
+            core: Default::default(),
             injector: Injector::new(),
             stealers,
             idle: Idle::new(n),
