@@ -10,7 +10,17 @@ use syn::{Expr, Lit, LitInt, Meta, Token};
 
 /// The comma-separated list of option names, as shown in error messages.
 pub(crate) const OPTION_NAMES: &str =
-    "worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat";
+    "flavor, worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat";
+
+/// The option that picks the runtime flavor (not a `Builder` method: it picks the constructor).
+const FLAVOR: &str = "flavor";
+
+/// The runtime flavor, mirroring `Builder::new_current_thread` / `Builder::new_multi_thread`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    CurrentThread,
+    MultiThread,
+}
 
 /// The flag that wraps the body in `brisk_compat::tokio::Compat`.
 const TOKIO_COMPAT: &str = "tokio_compat";
@@ -80,6 +90,8 @@ pub(crate) struct Config {
     pub(crate) global_queue_interval: Option<u32>,
     /// `tokio_compat`: run the body inside `brisk_compat::tokio::Compat`.
     pub(crate) tokio_compat: bool,
+    /// `flavor = "current_thread" | "multi_thread"`.
+    pub(crate) flavor: Option<Flavor>,
 }
 
 /// Collects several errors into one, so that all of them are reported at once.
@@ -105,8 +117,25 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Config> {
     let mut config = Config::default();
     let mut seen: Vec<Opt> = Vec::new();
     let mut errors = Errors::default();
+    let mut flavor_meta: Option<&Meta> = None;
+    let mut worker_threads_meta: Option<&Meta> = None;
     for meta in &metas {
         let path = meta.path();
+        if path.is_ident(FLAVOR) {
+            if flavor_meta.is_some() {
+                errors.push(syn::Error::new_spanned(path, "duplicate option `flavor`"));
+                continue;
+            }
+            flavor_meta = Some(meta);
+            match parse_flavor(meta) {
+                Ok(flavor) => config.flavor = Some(flavor),
+                Err(error) => errors.push(error),
+            }
+            continue;
+        }
+        if path.is_ident("worker_threads") {
+            worker_threads_meta.get_or_insert(meta);
+        }
         if path.is_ident(TOKIO_COMPAT) {
             match meta {
                 Meta::Path(_) if config.tokio_compat => errors.push(syn::Error::new_spanned(
@@ -142,17 +171,45 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Config> {
             errors.push(error);
         }
     }
+    if let (Some(Flavor::CurrentThread), Some(meta)) = (config.flavor, worker_threads_meta) {
+        errors.push(syn::Error::new_spanned(
+            meta,
+            "`worker_threads` needs the multi-thread flavor: a current-thread runtime runs \
+             everything on the thread of `block_on`; write `flavor = \"multi_thread\"`",
+        ));
+    }
     errors.into_result().map(|()| config)
+}
+
+fn parse_flavor(meta: &Meta) -> syn::Result<Flavor> {
+    let Meta::NameValue(name_value) = meta else {
+        return Err(syn::Error::new_spanned(
+            meta,
+            "option `flavor` requires a value, e.g. `flavor = \"multi_thread\"`",
+        ));
+    };
+    let Expr::Lit(syn::ExprLit {
+        lit: Lit::Str(lit), ..
+    }) = peel(&name_value.value)
+    else {
+        return Err(syn::Error::new_spanned(
+            &name_value.value,
+            "`flavor` expects a string literal, \"current_thread\" or \"multi_thread\"",
+        ));
+    };
+    match lit.value().as_str() {
+        "current_thread" => Ok(Flavor::CurrentThread),
+        "multi_thread" => Ok(Flavor::MultiThread),
+        other => Err(syn::Error::new_spanned(
+            lit,
+            format!("unknown flavor `{other}`, expected \"current_thread\" or \"multi_thread\""),
+        )),
+    }
 }
 
 fn unknown_option(path: &syn::Path) -> syn::Error {
     let name = quote!(#path).to_string().replace(' ', "");
-    let mut message = format!("unknown option `{name}`, expected one of: {OPTION_NAMES}");
-    if name == "flavor" {
-        message.push_str(
-            "; brisk has a single multi-thread scheduler, size it with `worker_threads = N`",
-        );
-    }
+    let message = format!("unknown option `{name}`, expected one of: {OPTION_NAMES}");
     syn::Error::new_spanned(path, message)
 }
 
@@ -207,6 +264,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The `Builder` constructor for the flavor: `new_current_thread` or `new` (multi-thread).
+    pub(crate) fn constructor(&self) -> TokenStream {
+        match self.flavor {
+            Some(Flavor::CurrentThread) => quote!(::brisk::Builder::new_current_thread()),
+            _ => quote!(::brisk::Builder::new()),
+        }
     }
 
     /// Renders the `Builder` method calls for the given options, e.g.
@@ -373,6 +438,7 @@ mod tests {
                 eager_depth: Some(8),
                 global_queue_interval: Some(31),
                 tokio_compat: false,
+                flavor: None,
             }
         );
     }
@@ -442,16 +508,39 @@ mod tests {
     fn unknown_option() {
         assert_eq!(
             error_messages("foo = 1"),
-            ["unknown option `foo`, expected one of: worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat"]
+            ["unknown option `foo`, expected one of: flavor, worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat"]
         );
         assert_eq!(
             error_messages("a::b = 1"),
-            ["unknown option `a::b`, expected one of: worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat"]
+            ["unknown option `a::b`, expected one of: flavor, worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat"]
         );
-        let flavor = error_messages("flavor = \"current_thread\"");
+    }
+
+    #[test]
+    fn flavor_option() {
+        assert_eq!(
+            parse_str("flavor = \"current_thread\"").unwrap().flavor,
+            Some(Flavor::CurrentThread)
+        );
+        let multi = parse_str("flavor = \"multi_thread\", worker_threads = 3").unwrap();
+        assert_eq!(multi.flavor, Some(Flavor::MultiThread));
+        assert_eq!(multi.worker_threads, Some(3));
+        assert_eq!(
+            error_messages("flavor = \"single\""),
+            ["unknown flavor `single`, expected \"current_thread\" or \"multi_thread\""]
+        );
+        assert_eq!(
+            error_messages("flavor = current_thread"),
+            ["`flavor` expects a string literal, \"current_thread\" or \"multi_thread\""]
+        );
+        assert_eq!(
+            error_messages("flavor = \"multi_thread\", flavor = \"multi_thread\""),
+            ["duplicate option `flavor`"]
+        );
+        let both = error_messages("flavor = \"current_thread\", worker_threads = 2");
         assert!(
-            flavor[0].contains("single multi-thread scheduler"),
-            "{flavor:?}"
+            both[0].contains("`worker_threads` needs the multi-thread flavor"),
+            "{both:?}"
         );
     }
 

@@ -4,9 +4,10 @@ use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::{AttrStyle, Attribute, ItemFn, ReturnType, Type};
 
-use crate::config::{self, Config, Errors};
+use crate::config::{self, Config, Errors, Flavor};
 
-/// The number of worker threads a `#[brisk::test]` runtime gets unless `worker_threads` is given.
+/// The number of worker threads a multi-thread `#[brisk::test]` runtime gets unless
+/// `worker_threads` is given.
 pub(crate) const TEST_DEFAULT_WORKER_THREADS: usize = 2;
 
 /// Which attribute is being expanded.
@@ -14,8 +15,8 @@ pub(crate) const TEST_DEFAULT_WORKER_THREADS: usize = 2;
 pub(crate) enum Kind {
     /// `#[brisk::main]`: the runtime uses the `Builder` defaults for every option not given.
     Main,
-    /// `#[brisk::test]`: emits `#[test]`, and `worker_threads` defaults to
-    /// [`TEST_DEFAULT_WORKER_THREADS`].
+    /// `#[brisk::test]`: emits `#[test]`; current-thread by default, and with the multi-thread
+    /// flavor `worker_threads` defaults to [`TEST_DEFAULT_WORKER_THREADS`].
     Test,
 }
 
@@ -27,10 +28,21 @@ impl Kind {
         }
     }
 
-    /// Applies the kind-specific defaults to the options the user gave.
+    /// Applies the kind-specific defaults to the options the user gave: a test is
+    /// current-thread unless it asks for the multi-thread flavor (or for `worker_threads`,
+    /// which implies it), and a multi-thread test gets [`TEST_DEFAULT_WORKER_THREADS`].
     fn effective_config(self, mut config: Config) -> Config {
-        if self == Kind::Test && config.worker_threads.is_none() {
-            config.worker_threads = Some(TEST_DEFAULT_WORKER_THREADS);
+        if self == Kind::Test {
+            if config.flavor.is_none() {
+                config.flavor = Some(if config.worker_threads.is_some() {
+                    Flavor::MultiThread
+                } else {
+                    Flavor::CurrentThread
+                });
+            }
+            if config.flavor == Some(Flavor::MultiThread) && config.worker_threads.is_none() {
+                config.worker_threads = Some(TEST_DEFAULT_WORKER_THREADS);
+            }
         }
         config
     }
@@ -213,6 +225,7 @@ fn render(kind: Kind, config: &Config, func: ItemFn) -> TokenStream {
     let runtime = syn::Ident::new("runtime", Span::mixed_site());
     let err = syn::Ident::new("err", Span::mixed_site());
     let builder_calls = config.builder_calls();
+    let constructor = config.constructor();
     let test_attribute = test_attribute(kind);
 
     quote! {
@@ -221,7 +234,7 @@ fn render(kind: Kind, config: &Config, func: ItemFn) -> TokenStream {
         #vis #sig {
             #(#inner_attrs)*
             let #body = #body_future;
-            let #runtime = ::brisk::Builder::new()
+            let #runtime = #constructor
                 #builder_calls
                 .build()
                 .unwrap_or_else(|#err| {
@@ -442,7 +455,7 @@ mod tests {
     }
 
     #[test]
-    fn test_gets_test_attribute_and_two_workers() {
+    fn test_gets_test_attribute_and_the_current_thread_flavor() {
         let func = expand_fn(
             Kind::Test,
             "",
@@ -459,7 +472,27 @@ mod tests {
         );
         let body = squash(&func.block);
         assert!(
+            body.contains("::brisk::Builder::new_current_thread().build()"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn multi_thread_tests_get_two_workers() {
+        let func = expand_fn(Kind::Test, "flavor = \"multi_thread\"", "async fn t() {}");
+        let body = squash(&func.block);
+        assert!(
             body.contains("::brisk::Builder::new().worker_threads(2usize).build()"),
+            "{body}"
+        );
+        let func = expand_fn(
+            Kind::Main,
+            "flavor = \"current_thread\"",
+            "async fn main() {}",
+        );
+        let body = squash(&func.block);
+        assert!(
+            body.contains("::brisk::Builder::new_current_thread().build()"),
             "{body}"
         );
     }

@@ -93,22 +93,25 @@
 //! yourself: the attribute emits it (as `#[::core::prelude::v1::test]`), and a second one is an
 //! error.
 //!
-//! Each test builds its own runtime. brisk has only a multi-thread scheduler, so where
-//! `#[tokio::test]` defaults to a current-thread runtime, `#[brisk::test]` defaults to a small
-//! fixed pool of **2 worker threads** (`worker_threads = 2`): enough to exercise cross-thread
-//! wakeups and work stealing, small enough that a parallel `cargo test` does not start one
-//! thread per core for every test, and independent of the machine, so that a test behaves the
-//! same in CI as locally. Give `worker_threads` to choose another size. All other options keep
-//! the `Builder` defaults, as for `#[brisk::main]`.
+//! Each test builds its own runtime. Like `#[tokio::test]`, `#[brisk::test]` defaults to a
+//! **current-thread** runtime (`Builder::new_current_thread()`): the test thread runs every
+//! task, timer and socket, so a test is deterministic in where its tasks run and a parallel
+//! `cargo test` starts no worker threads. Ask for `flavor = "multi_thread"` to exercise
+//! cross-thread wake-ups and work stealing: the runtime then gets a small fixed pool of
+//! **2 worker threads** unless `worker_threads = N` is given (independent of the machine, so
+//! that a test behaves the same in CI as locally). `worker_threads = N` alone also selects the
+//! multi-thread flavor. All other options keep the `Builder` defaults, as for `#[brisk::main]`.
 //!
 //! # Options
 //!
 //! Both attributes take the same comma-separated `name = value` options, each at most once;
-//! each becomes the `brisk::Builder` call of the same name:
+//! each becomes the `brisk::Builder` call of the same name, except `flavor`, which picks the
+//! constructor (`Builder::new_current_thread()` or `Builder::new()`):
 //!
 //! | option                  | value                                  | default (`main`) | default (`test`) |
 //! |-------------------------|----------------------------------------|------------------|------------------|
-//! | `worker_threads`        | integer literal ≥ 1 (`usize`)          | `Builder` default | `2`             |
+//! | `flavor`                | `"current_thread"` or `"multi_thread"` | `"multi_thread"` | `"current_thread"` (`"multi_thread"` if `worker_threads` is given) |
+//! | `worker_threads`        | integer literal ≥ 1 (`usize`); multi-thread only | `Builder` default | `2`             |
 //! | `spawn_policy`          | `"eager"` or `"lazy"`, any letter case | `Builder` default (eager) | same    |
 //! | `eager_budget`          | integer literal (`u32`)                | `Builder` default | same            |
 //! | `eager_depth`           | integer literal (`u32`)                | `Builder` default | same            |
@@ -130,8 +133,9 @@
 //! * a function that is not `async`: "the `async` keyword is missing from the function
 //!   declaration";
 //! * arguments, generics, or an item that is not a function;
-//! * an unknown option: "unknown option `foo`, expected one of: worker_threads, spawn_policy,
-//!   eager_budget, eager_depth, global_queue_interval";
+//! * an unknown option: "unknown option `foo`, expected one of: flavor, worker_threads,
+//!   spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat";
+//! * `worker_threads` with `flavor = "current_thread"`, or an unknown flavor;
 //! * a duplicate option, a value of the wrong type or out of range, an option without a value;
 //! * `#[test]` next to `#[brisk::test]`.
 //!
@@ -139,7 +143,7 @@
 //! # extern crate self as brisk;
 //! # use brisk_macros::{main, test};
 //! # include!("../tests/support/mock_brisk.rs");
-//! #[brisk::main(flavor = "current_thread")] // error: unknown option `flavor`, ...
+//! #[brisk::main(flavor = "current_thread", worker_threads = 2)] // error: `worker_threads` needs the multi-thread flavor
 //! async fn main() {}
 //! ```
 #![deny(missing_docs)]
@@ -152,9 +156,10 @@ mod entry;
 /// Runs an `async fn` on a brisk runtime: the entry point of a program.
 ///
 /// The function must be `async` and take no arguments; any name, visibility and return type
-/// are accepted. Options (`worker_threads`, `spawn_policy`, `eager_budget`, `eager_depth`,
-/// `global_queue_interval`) are passed to `brisk::Builder`; options that are not given keep the
-/// `Builder` defaults. See the [crate documentation](crate) for the expansion and the options.
+/// are accepted. `flavor = "current_thread"` builds the runtime with
+/// `Builder::new_current_thread()` (default: multi-thread); the other options (`worker_threads`,
+/// `spawn_policy`, `eager_budget`, `eager_depth`, `global_queue_interval`) are passed to
+/// `brisk::Builder`; options that are not given keep the `Builder` defaults. See the [crate documentation](crate) for the expansion and the options.
 ///
 /// ```
 /// # extern crate self as brisk;
@@ -178,8 +183,9 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Runs an `async fn` test on its own brisk runtime.
 ///
 /// Emits `#[test]`; keeps other attributes such as `#[should_panic]` and `#[ignore]`. Takes the
-/// same options as [`macro@main`]; unlike it, `worker_threads` defaults to 2 (the [crate
-/// documentation](crate) explains why).
+/// same options as [`macro@main`]; unlike it, the runtime is current-thread by default (as
+/// with `#[tokio::test]`), and with `flavor = "multi_thread"` `worker_threads` defaults to 2
+/// (the [crate documentation](crate) explains why).
 ///
 /// ```
 /// # extern crate self as brisk;

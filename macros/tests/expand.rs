@@ -69,6 +69,7 @@ fn main_passes_every_option() {
             eager_budget: Some(16),
             eager_depth: Some(8),
             global_queue_interval: Some(31),
+            current_thread: false,
         })
     );
     main_eager();
@@ -196,9 +197,20 @@ fn build_failure_panics_with_a_message() {
 // ----- #[brisk::test] -----
 
 #[brisk_macros::test]
-async fn test_defaults_to_two_workers() {
+async fn test_defaults_to_the_current_thread_flavor() {
     assert_eq!(woken_from_another_thread().await, 7);
     // The runtime records its options when `block_on` starts, i.e. before this runs.
+    assert_eq!(
+        take_recorded(),
+        Some(Recorded {
+            current_thread: true,
+            ..Recorded::default()
+        })
+    );
+}
+
+#[brisk_macros::test(flavor = "multi_thread")]
+async fn multi_thread_test_defaults_to_two_workers() {
     assert_eq!(
         take_recorded(),
         Some(Recorded {
@@ -206,6 +218,22 @@ async fn test_defaults_to_two_workers() {
             ..Recorded::default()
         })
     );
+}
+
+#[brisk_macros::main(flavor = "current_thread")]
+async fn main_current_thread() {
+    assert_eq!(
+        take_recorded(),
+        Some(Recorded {
+            current_thread: true,
+            ..Recorded::default()
+        })
+    );
+}
+
+#[test]
+fn main_with_the_current_thread_flavor() {
+    main_current_thread();
 }
 
 #[brisk_macros::test(worker_threads = 1, spawn_policy = "lazy", eager_budget = 0)]

@@ -133,7 +133,7 @@
 //!
 //! | tokio | brisk |
 //! |---|---|
-//! | `#[tokio::main]`, `#[tokio::test]` | [`#[brisk::main]`](main), [`#[brisk::test]`](test) |
+//! | `#[tokio::main]`, `#[tokio::test]` (with `flavor`, `worker_threads`) | [`#[brisk::main]`](main), [`#[brisk::test]`](test), same options (`#[brisk::test]` is current-thread by default, as tokio's) |
 //! | `runtime::Runtime::new`, `runtime::Builder::{new_multi_thread, new_current_thread}` | [`Runtime::new`], [`Runtime::builder`] / [`Builder::new`] / [`Builder::new_multi_thread`], [`Builder::new_current_thread`] (`block_on` runs every task, timer and socket on the calling thread, eager first polls included) |
 //! | `Builder::{worker_threads, thread_name, max_blocking_threads, thread_keep_alive}` | the same names on [`Builder`] |
 //! | `Runtime::{block_on, spawn, handle, enter, shutdown_timeout, shutdown_background}`, `Handle::{current, try_current, spawn, spawn_blocking, enter, block_on, id}` | the same on [`Runtime`] and [`Handle`]; `runtime::Id` is [`RuntimeId`]. Dropping a runtime on a thread that runs tasks panics, as on tokio |
@@ -187,7 +187,8 @@ pub use task::{spawn, spawn_eager, spawn_lazy, JoinError, JoinHandle};
 
 /// `#[brisk::main]`: runs an `async fn main` on a brisk runtime (see `brisk-macros`).
 pub use brisk_macros::main;
-/// `#[brisk::test]`: runs an `async` test on a brisk runtime (2 workers by default).
+/// `#[brisk::test]`: runs an `async` test on a brisk runtime (current-thread by default, as
+/// `#[tokio::test]`; `flavor = "multi_thread"` for 2 workers, or `worker_threads = N`).
 pub use brisk_macros::test;
 
 /// The README's examples, compiled and run as doctests.

@@ -1,18 +1,35 @@
 //! `#[brisk::test]` (and so the expansion `#[brisk::main]` shares) on the real runtime: the
-//! defaults, each option reaching the `Builder`, `Result`-returning tests with `?`, and
+//! defaults (current-thread, eager), the `flavor` option, each option reaching the `Builder`, `Result`-returning tests with `?`, and
 //! `#[should_panic]`.
 
 use brisk::task::{spawn_blocking, TaskGroup};
 use brisk::Handle;
 
 #[brisk::test]
-async fn default_is_two_workers_and_eager() {
+async fn default_is_current_thread_and_eager() {
     let metrics = Handle::current().metrics();
-    assert_eq!(metrics.num_workers(), 2);
+    assert_eq!(metrics.num_workers(), 1);
     let child = brisk::spawn(async { 1 });
     assert!(child.is_finished(), "the default policy is Eager");
     assert_eq!(child.await.unwrap(), 1);
     assert_eq!(metrics.eager_completed(), 1);
+    // A task resumed by a timer (so from the queue, not inline) runs on the test's thread.
+    let me = std::thread::current().id();
+    let ran_on = brisk::spawn(async {
+        brisk::time::sleep(std::time::Duration::from_millis(1)).await;
+        std::thread::current().id()
+    });
+    assert_eq!(ran_on.await.unwrap(), me);
+}
+
+#[brisk::test(flavor = "multi_thread")]
+async fn multi_thread_flavor_has_two_workers() {
+    assert_eq!(Handle::current().metrics().num_workers(), 2);
+}
+
+#[brisk::test(flavor = "multi_thread", worker_threads = 3)]
+async fn multi_thread_flavor_with_workers() {
+    assert_eq!(Handle::current().metrics().num_workers(), 3);
 }
 
 #[brisk::test(worker_threads = 1, spawn_policy = "lazy")]
@@ -106,6 +123,6 @@ fn an_err_result_is_returned_to_the_harness() {
 #[test]
 fn a_test_body_runs_on_its_own_runtime() {
     // Each generated test builds a runtime: calling one from a plain thread works.
-    default_is_two_workers_and_eager();
+    default_is_current_thread_and_eager();
     assert!(Handle::try_current().is_none());
 }

@@ -37,6 +37,8 @@ pub struct Recorded {
     pub eager_depth: Option<u32>,
     /// The argument of `Builder::global_queue_interval`.
     pub global_queue_interval: Option<u32>,
+    /// True if the builder came from `Builder::new_current_thread`.
+    pub current_thread: bool,
 }
 
 std::thread_local! {
@@ -69,6 +71,13 @@ impl Builder {
     /// A builder with the default options.
     pub fn new() -> Builder {
         Builder::default()
+    }
+
+    /// A builder for the current-thread flavor.
+    pub fn new_current_thread() -> Builder {
+        let mut builder = Builder::default();
+        builder.recorded.current_thread = true;
+        builder
     }
 
     /// Records the number of worker threads.

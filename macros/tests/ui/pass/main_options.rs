@@ -20,6 +20,7 @@ pub async fn main() {
             eager_budget: Some(16),
             eager_depth: Some(8),
             global_queue_interval: Some(31),
+            current_thread: false,
         })
     );
 }
