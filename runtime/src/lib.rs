@@ -141,7 +141,7 @@
 //! | `task::{consume_budget, unconstrained}` | [`task::consume_budget`], [`task::unconstrained`] |
 //! | `tokio::spawn` | [`spawn`] (eager); [`spawn_lazy`] behaves like `tokio::spawn` |
 //! | `task::{JoinHandle, JoinError, AbortHandle, yield_now, id}` | [`task::JoinHandle`], [`task::JoinError`], [`task::AbortHandle`], [`task::yield_now`], [`task::id`] |
-//! | `task::spawn_blocking` | [`task::spawn_blocking`] |
+//! | `task::spawn_blocking`, `task::block_in_place` | [`task::spawn_blocking`], [`task::block_in_place`] (multi-thread runtime; panics on the current-thread one, as tokio's) |
 //! | `task::{spawn_local, LocalSet}` | [`task::spawn_local`] (eager first poll, like [`spawn`]), [`task::LocalSet`] (`run_until`, `block_on`, `spawn_local`, awaited as a future) |
 //! | `task::JoinSet` | [`task::TaskGroup`], also named [`task::JoinSet`] (children start eagerly): `spawn`, `spawn_on`, `spawn_blocking(_on)`, `join_next(_with_id)`, `try_join_next(_with_id)`, `join_all`, `abort_all`, `shutdown`, `detach_all`, `Extend`, `FromIterator` |
 //! | `time::{sleep, sleep_until, timeout, interval, interval_at, Sleep, Interval}` | [`time::sleep`], [`time::sleep_until`], [`time::timeout`], [`time::interval`], [`time::interval_at`], [`time::Sleep`] (`Unpin`: `reset` without pinning), [`time::Interval`] |

@@ -246,3 +246,29 @@ pub(crate) fn with_runtime<R>(shared: &Arc<Shared>, f: impl FnOnce(Option<&Conte
 pub(crate) fn inline_depth() -> u32 {
     with_current(|ctx| ctx.map_or(0, |c| c.depth.get()))
 }
+
+/// Makes this thread a blocking thread of `handle`'s runtime until the guard drops
+/// (`task::block_in_place`): a context that runs no tasks goes on top of the stack, and the
+/// contexts below it stop counting as running tasks, so `block_on` may start here. The guard
+/// restores both.
+pub(crate) fn enter_blocking_region(handle: Handle) -> BlockingRegion {
+    let running = STACK.with(|s| s.running.replace(0));
+    BlockingRegion {
+        _guard: enter(Context::new_blocking(handle)),
+        running,
+    }
+}
+
+/// The guard of [`enter_blocking_region`].
+#[must_use = "the blocking region ends when the guard drops"]
+pub(crate) struct BlockingRegion {
+    _guard: EnterGuard,
+    running: usize,
+}
+
+impl Drop for BlockingRegion {
+    fn drop(&mut self) {
+        // The blocking context (dropped right after this) never counted as running.
+        let _ = STACK.try_with(|s| s.running.set(s.running.get() + self.running));
+    }
+}

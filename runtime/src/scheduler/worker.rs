@@ -6,6 +6,7 @@
 //! workers search at once), then parks. A searcher that finds work and was the last searcher
 //! wakes another parked worker, so remaining work always has someone looking for it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam_deque::Worker;
@@ -32,6 +33,29 @@ struct Core {
 
 /// Runs worker `index` until the runtime shuts down.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<TaskRef>) {
+    run_while(shared, index, local, || true, false);
+}
+
+/// Stands in for worker `index` while its thread is inside `task::block_in_place`, until
+/// `stop` is set (or the runtime shuts down). Its own deque has no stealer, so what is left
+/// there when it stops goes to the injector; it leaves the idle state as it found it.
+pub(crate) fn run_stand_in(shared: Arc<Shared>, index: usize, stop: &AtomicBool) {
+    let local = Worker::new_fifo();
+    let (shared, core) = run_while(shared, index, local, || !stop.load(Ordering::Acquire), true);
+    if core.searching {
+        shared.idle.transition_from_searching();
+    }
+}
+
+/// The worker loop, while `keep_going` says so and the runtime runs. Returns the runtime and
+/// the worker's state. With `hand_off`, the deque's leftovers then go to the injector.
+fn run_while(
+    shared: Arc<Shared>,
+    index: usize,
+    local: Worker<TaskRef>,
+    keep_going: impl Fn() -> bool,
+    hand_off: bool,
+) -> (Arc<Shared>, Core) {
     let enter = context::enter(Context::new(Handle { shared }, Some(index), Some(local)));
     let ctx = enter.context();
     let mut core = Core {
@@ -40,7 +64,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<TaskRef>) {
         rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
     };
     let shared = ctx.shared();
-    while !shared.is_shutdown() {
+    while !shared.is_shutdown() && keep_going() {
         if let Some((task, source)) = core.next_task(ctx) {
             core.run_task(ctx, task, source);
             continue;
@@ -51,8 +75,15 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<TaskRef>) {
         }
         core.park(ctx);
     }
-    // This worker's queued tasks stay in its deque: shutdown cancels them through the
-    // stealers (scheduler/mod.rs).
+    // At shutdown this worker's queued tasks stay in its deque: shutdown cancels them through
+    // the stealers (scheduler/mod.rs). A stand-in (no stealer) hands them to the injector.
+    if hand_off {
+        let local = ctx.local.as_ref().expect("worker has a local queue");
+        while let Some(task) = local.pop() {
+            shared.push_remote(task);
+        }
+    }
+    (shared.clone(), core)
 }
 
 impl Core {

@@ -8,6 +8,7 @@
 //! `scheduler/eager.rs`.
 
 pub(crate) mod alloc;
+mod block_in_place;
 mod budget;
 pub(crate) mod error;
 mod group;
@@ -27,6 +28,7 @@ use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use crate::blocking::spawn_blocking;
+pub use block_in_place::block_in_place;
 pub use budget::{consume_budget, unconstrained, Unconstrained};
 pub use error::JoinError;
 pub use group::TaskGroup;
