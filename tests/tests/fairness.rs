@@ -54,6 +54,7 @@ fn program() -> impl Strategy<Value = Program> {
 
 #[derive(Debug, Clone, Copy)]
 struct Config {
+    /// 0: the current-thread runtime (`block_on` drives every task).
     workers: usize,
     eager_budget: u32,
     eager_depth: u32,
@@ -62,7 +63,7 @@ struct Config {
 }
 
 fn config() -> impl Strategy<Value = Config> {
-    (1usize..=4, 0u32..=32, 0u32..=16, 1u32..=64, any::<bool>()).prop_map(|(w, b, d, g, lazy)| {
+    (0usize..=4, 0u32..=32, 0u32..=16, 1u32..=64, any::<bool>()).prop_map(|(w, b, d, g, lazy)| {
         Config {
             workers: w,
             eager_budget: b,
@@ -78,8 +79,14 @@ fn config() -> impl Strategy<Value = Config> {
 }
 
 fn build(c: &Config) -> Runtime {
-    Runtime::builder()
-        .worker_threads(c.workers)
+    let mut builder = if c.workers == 0 {
+        brisk::Builder::new_current_thread()
+    } else {
+        let mut b = Runtime::builder();
+        b.worker_threads(c.workers);
+        b
+    };
+    builder
         .eager_budget(c.eager_budget)
         .eager_depth(c.eager_depth)
         .global_queue_interval(c.global_queue_interval)
@@ -159,6 +166,18 @@ proptest! {
     /// F1 depth, F2 budget, F5 liveness and F6 equivalence on one run each.
     #[test]
     fn f1_f2_f5_f6_random_programs(p in program(), c in config()) {
+        let (results, trace) = run(&p, c);
+        prop_assert_eq!(&results, &references(&p), "F6 equivalence: result differs from the reference under {:?}", c);
+        check_f1_depth(&trace, &c)?;
+        check_f2_budget(&trace, &c)?;
+        check_f5_every_task_completes(&trace, &p)?;
+    }
+
+    /// F1, F2, F5, F6 on the current-thread runtime only (`config()` also picks it, as
+    /// `workers: 0`, in a fifth of the cases above).
+    #[test]
+    fn f1_f2_f5_f6_on_the_current_thread_runtime(p in program(), c in config()) {
+        let c = Config { workers: 0, ..c };
         let (results, trace) = run(&p, c);
         prop_assert_eq!(&results, &references(&p), "F6 equivalence: result differs from the reference under {:?}", c);
         check_f1_depth(&trace, &c)?;
