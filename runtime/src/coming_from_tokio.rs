@@ -26,6 +26,32 @@
 //! | `hyper_util::rt::{TokioExecutor, TokioTimer, TokioIo}` | `brisk_compat::hyper::{BriskExecutor, BriskTimer, BriskIo}` |
 //! | a crate that calls `tokio::spawn`, `tokio::time` or `tokio::net` itself | wrap the future that calls it in `brisk_compat::tokio::Compat` (feature `tokio` of `brisk-compat`): one tokio runtime thread, started on first use, serves those calls |
 //!
+//! # Runtime flavors, local tasks and blocking
+//!
+//! | tokio | brisk |
+//! |---|---|
+//! | `Builder::new_multi_thread()`, `Builder::new_current_thread()` | [`Builder::new_multi_thread`](crate::Builder::new_multi_thread) (= [`Builder::new`](crate::Builder::new)), [`Builder::new_current_thread`](crate::Builder::new_current_thread): `block_on` runs every task, timer and socket on its thread, eager first polls included |
+//! | `#[tokio::main(flavor = "current_thread")]`, `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` | the same options on [`#[brisk::main]`](crate::main) and [`#[brisk::test]`](crate::test); `#[brisk::test]` is current-thread by default, as tokio's (and `worker_threads = N` alone selects the multi-thread flavor) |
+//! | `task::LocalSet`, `task::spawn_local` | [`task::LocalSet`](crate::task::LocalSet), [`task::spawn_local`](crate::task::spawn_local) (the child is polled inline first, like [`spawn`](crate::spawn)) |
+//! | `task::block_in_place` | [`task::block_in_place`](crate::task::block_in_place): a stand-in thread runs the worker's tasks during the call; panics on the current-thread runtime |
+//! | `Handle::block_on`, `Runtime::shutdown_background`, `Handle::id`, `runtime::Id` | [`Handle::block_on`](crate::Handle::block_on), [`Runtime::shutdown_background`](crate::Runtime::shutdown_background), [`Handle::id`](crate::Handle::id), [`RuntimeId`](crate::RuntimeId) |
+//! | `Builder::{on_thread_start, on_thread_stop, on_thread_park, on_thread_unpark}` | the same on [`Builder`](crate::Builder); a hook that panics is reported by the panic hook and its thread carries on (no worker is lost) |
+//! | `task::consume_budget`, `task::unconstrained` | [`task::consume_budget`](crate::task::consume_budget), [`task::unconstrained`](crate::task::unconstrained) |
+//! | `task::JoinSet` | [`task::JoinSet`](crate::task::JoinSet) = [`task::TaskGroup`](crate::task::TaskGroup), with `JoinSet`'s methods (`spawn_local` too) |
+//!
+//! # Differences by design
+//!
+//! * **Builder settings are checked by `build()`**, not by the setter: `worker_threads(0)`,
+//!   `max_blocking_threads(0)`, `global_queue_interval(0)` and `event_interval(0)` make
+//!   [`Builder::build`](crate::Builder::build) return an `InvalidInput` error naming the setting,
+//!   where tokio's setters panic. Handle the `Result` (or `unwrap` it) as before.
+//! * **`time::interval`** panics on a zero period, as tokio's does, and delivers missed ticks
+//!   as a burst (tokio's default `MissedTickBehavior::Burst`); there is no
+//!   `set_missed_tick_behavior`.
+//! * **Dropping a runtime inside a task** (or inside `block_on`) panics, as tokio's does; brisk
+//!   first stops the runtime without waiting (as
+//!   [`shutdown_background`](crate::Runtime::shutdown_background)), so nothing is left running.
+//!
 //! # `tokio::io` names in `brisk::io`
 //!
 //! | tokio | brisk |
