@@ -94,7 +94,13 @@ where
         let stop = stop.clone();
         std::thread::Builder::new()
             .name(format!("{}-{index}", shared.config.thread_name))
-            .spawn(move || worker::run_stand_in(shared, index, &stop))
+            .spawn(move || {
+                // A runtime thread like the others: the start and stop hooks run on it.
+                let hooks = shared.config.hooks.clone();
+                hooks.thread_start();
+                let _stop_hook = crate::blocking::StopHook(hooks);
+                worker::run_stand_in(shared, index, &stop);
+            })
             .unwrap_or_else(|e| panic!("brisk::task::block_in_place: cannot start a thread: {e}"))
     };
     /// Stops and joins the stand-in, and restores the budget (also if `f` panics).
