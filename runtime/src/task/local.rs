@@ -12,8 +12,10 @@
 //!   queue entry or owned task when the set is dropped. Wakers, `JoinHandle`s and
 //!   `AbortHandle`s on other threads never drop it (the task core only drops a future through
 //!   its scheduler), so the core's `Send` bound can be lifted for these tasks.
-//! - After the set is closed (dropped), `schedule` drops the entries it receives: every task's
-//!   future was cancelled by then, so dropping an entry drops no future.
+//! - A dropped set closes its owned list (cancelling the suspended tasks), then drains its queue
+//!   (cancelling the tasks never polled) on its thread; only once the queue was found empty
+//!   (`drained`, under the queue lock) does `schedule` drop the entries it receives instead of
+//!   queueing them: every task's future is gone by then, so that drops no future.
 //! - `live` counts the set's tasks whose future is not gone yet; the set, awaited as a future,
 //!   is ready when it reaches 0.
 //! - Eager first polls follow the runtime's policy and limits: `spawn_local` from inside a
@@ -53,6 +55,8 @@ struct Shared {
     waker: Mutex<Option<Waker>>,
     owned: OwnedTasks,
     closed: AtomicBool,
+    /// Set (under the queue lock) once the dropped set drained its queue for the last time.
+    drained: AtomicBool,
     /// Tasks whose future is not gone yet.
     live: AtomicUsize,
 }
@@ -84,12 +88,17 @@ struct LocalScheduler(Arc<Shared>);
 
 impl Schedule for LocalScheduler {
     fn schedule(&self, task: TaskRef) {
-        if self.0.closed.load(Ordering::Acquire) {
-            // The set is gone and has cancelled every task: nothing to run.
+        let mut queue = self.0.queue();
+        if self.0.drained.load(Ordering::Relaxed) {
+            // The set is gone: it cancelled every task and drained its queue (the flag is
+            // written under this lock after the last drain), so this entry's future is gone
+            // too and dropping the entry drops no future, on whatever thread this is.
+            drop(queue);
             drop(task);
             return;
         }
-        self.0.queue().push_back(task);
+        queue.push_back(task);
+        drop(queue);
         self.0.wake_driver();
     }
 
@@ -221,6 +230,7 @@ impl LocalSet {
                     waker: Mutex::new(None),
                     owned: OwnedTasks::new(),
                     closed: AtomicBool::new(false),
+                    drained: AtomicBool::new(false),
                     live: AtomicUsize::new(0),
                 })),
                 eager_left: Cell::new(0),
@@ -357,9 +367,18 @@ impl Drop for LocalSet {
         for task in shared.owned.close_and_take_all() {
             harness::shutdown::<LocalScheduler>(task);
         }
-        // Entries of tasks never polled (and of those cancelled above, which are stale).
+        // Entries of tasks never polled (and of those cancelled above, which are stale). Once
+        // the queue is found empty, later entries are dropped by `schedule` itself.
         loop {
-            let Some(task) = shared.queue().pop_front() else {
+            let task = {
+                let mut queue = shared.queue();
+                let task = queue.pop_front();
+                if task.is_none() {
+                    shared.drained.store(true, Ordering::Relaxed);
+                }
+                task
+            };
+            let Some(task) = task else {
                 break;
             };
             harness::shutdown::<LocalScheduler>(task);
