@@ -208,9 +208,11 @@ fn drive<F: Future>(
                 return Some(out);
             }
         }
-        // Queued tasks, up to `event_interval` of them before the future gets another look.
+        // Queued tasks, up to `event_interval` of them before the future gets another look
+        // (even if it was woken meanwhile: a future that keeps waking itself must not starve
+        // the tasks).
         let mut ran = 0;
-        while ran < shared.config.event_interval && !main.notified.load(Ordering::Acquire) {
+        while ran < shared.config.event_interval {
             let Some((task, source)) = next_task(ctx, &searching) else {
                 break;
             };

@@ -226,6 +226,25 @@ fn brisk_tests_poll<T>(h: brisk::JoinHandle<T>) -> Result<T, brisk::JoinError> {
 }
 
 #[test]
+fn a_block_on_future_that_keeps_yielding_does_not_starve_the_tasks() {
+    with_watchdog(LIMIT, "block_on future yielding", || {
+        let rt = rt();
+        let spins = rt.block_on(async {
+            let flag = Arc::new(AtomicUsize::new(0));
+            let f = flag.clone();
+            let _task = brisk::spawn_lazy(async move { f.store(1, Ordering::SeqCst) });
+            let mut spins = 0u64;
+            while flag.load(Ordering::SeqCst) == 0 {
+                yield_now().await;
+                spins += 1;
+            }
+            spins
+        });
+        assert!(spins >= 1);
+    });
+}
+
+#[test]
 fn yielding_tasks_take_turns() {
     let rt = rt();
     let log = rt.block_on(async {
