@@ -214,8 +214,9 @@ fn park_and_unpark_hooks_run_around_a_workers_sleep() {
             .unwrap();
         // The worker has nothing to do: it parks.
         parked_rx.recv().unwrap();
-        // New work wakes it: the unpark hook runs, then the task.
-        assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
+        // New work wakes it: the unpark hook runs, then the task (on the worker: `on_worker`
+        // never lets the caller's thread run it).
+        assert_eq!(on_worker(&rt, async { 1 }), 1);
         assert!(unparks.load(Ordering::SeqCst) >= 1);
         drop(rt);
         // Every sleep is followed by a wake-up (the last one by shutdown).
@@ -241,17 +242,19 @@ fn panicking_hooks_do_not_kill_workers_or_the_runtime() {
             .unwrap();
         // Both workers are alive: two tasks that each wait for the other at a barrier can
         // only finish if they run on two threads at once.
+        // (Waited for through a channel, so this thread never runs one of them itself.)
         let barrier = Arc::new(Barrier::new(2));
-        let handles: Vec<_> = (0..2)
-            .map(|_| {
-                let b = barrier.clone();
-                rt.handle().spawn(async move {
-                    b.wait();
-                })
-            })
-            .collect();
-        for h in handles {
-            rt.block_on(h).unwrap();
+        let (done_tx, done_rx) = mpsc::channel();
+        for _ in 0..2 {
+            let b = barrier.clone();
+            let done = done_tx.clone();
+            drop(rt.handle().spawn(async move {
+                b.wait();
+                done.send(()).unwrap();
+            }));
+        }
+        for _ in 0..2 {
+            done_rx.recv().unwrap();
         }
         // Workers went on after panicking park hooks: wait until one parked, then run more.
         while parks.load(Ordering::SeqCst) == 0 {
