@@ -25,7 +25,8 @@ use crate::scheduler::eager::{self, Mode};
 use crate::scheduler::{worker, Shared};
 use crate::task::JoinHandle;
 
-/// A brisk runtime: worker threads running tasks with the eager-first policy.
+/// A brisk runtime: worker threads running tasks with the eager-first policy (or, built with
+/// [`Builder::new_current_thread`], the thread inside [`block_on`](Runtime::block_on)).
 ///
 /// ```
 /// let rt = brisk::Runtime::new().unwrap();
@@ -125,7 +126,9 @@ impl Runtime {
 
     /// Runs `future` to completion on this thread and returns its output. Tasks it spawns are
     /// polled eagerly right here (this thread acts as a worker for the eager policy); queued
-    /// ones run on the workers.
+    /// ones run on the workers. On a [current-thread](Builder::new_current_thread) runtime this
+    /// thread is the worker: it runs every queued task, timer and I/O event until `future` is
+    /// done.
     ///
     /// # Panics
     /// If called from a thread that already runs brisk tasks (a worker, or inside another
