@@ -167,6 +167,9 @@ fn main() -> ExitCode {
             }
         }
     }
-    eprintln!("current_thread: done in {:.0} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "current_thread: done in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     ExitCode::SUCCESS
 }
