@@ -62,7 +62,8 @@ pub(crate) fn poll_and_settle<S: Schedule>(s: &S, holder: TaskRef) {
 /// The eager first poll: allocates a task for `future`, polls it on this thread, and either
 /// completes it (never shared: no read-modify-write when no waker was cloned) or registers it
 /// as a suspended task of `s`. Returns the task with the `JoinHandle`'s reference; `true` if it
-/// completed.
+/// completed. Inlined so that the future is moved once, into its cell (not once per call).
+#[inline(always)]
 pub(crate) fn spawn_inline<F, S>(s: &S, id: Id, future: F) -> (NonNull<Header>, bool)
 where
     F: Future + Send + 'static,
