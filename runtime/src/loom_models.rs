@@ -117,6 +117,15 @@ impl Sched {
         }
     }
 
+    /// A model thread acting as a worker: pops one entry (waiting for it) and runs it.
+    fn worker(&self) -> thread::JoinHandle<()> {
+        let s = self.clone();
+        thread::spawn(move || {
+            let entry = s.pop_wait();
+            harness::run_queued(&s, entry);
+        })
+    }
+
     /// Runs every queued entry (after the model's threads joined).
     fn drain(&self) {
         while let Some(t) = self.pop() {
@@ -310,13 +319,7 @@ fn loom_wake_steal_complete_free() {
         assert!(!finished);
         drop(handle); // detached: only the owned list, the entry and the waker hold it
         let waking = thread::spawn(move || signal.set());
-        let worker = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let entry = s.pop_wait();
-                harness::run_queued(&s, entry);
-            })
-        };
+        let worker = s.worker();
         waking.join().unwrap();
         worker.join().unwrap();
         s.drain();
@@ -334,13 +337,7 @@ fn loom_wake_races_poll() {
         let signal = Signal::new();
         let (fut, counts) = wait(&signal);
         let handle = spawn_queued(&s, fut);
-        let worker = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let entry = s.pop_wait();
-                harness::run_queued(&s, entry);
-            })
-        };
+        let worker = s.worker();
         let waking = thread::spawn(move || signal.set());
         worker.join().unwrap();
         waking.join().unwrap();
@@ -383,13 +380,7 @@ fn loom_two_wakes_race_poll() {
         let flag = Arc::new(AtomicBool::new(false));
         let handle = spawn_queued(&s, UntilSet(flag.clone()));
         let (a, b) = (task_waker(&handle), task_waker(&handle));
-        let worker = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let entry = s.pop_wait();
-                harness::run_queued(&s, entry);
-            })
-        };
+        let worker = s.worker();
         let waking = thread::spawn(move || {
             flag.store(true, Release);
             a.wake_by_ref();
@@ -569,13 +560,7 @@ fn loom_await_inline_races_queue_pop() {
             c.polls.fetch_add(1, Relaxed);
             OUTPUT
         });
-        let worker = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let entry = s.pop_wait();
-                harness::run_queued(&s, entry);
-            })
-        };
+        let worker = s.worker();
         // SAFETY: the handle holds a reference to the task for the call.
         let ptr = unsafe { handle_ptr(&handle) };
         let _ran_here = harness::claim_and_poll(&s, ptr);
@@ -600,13 +585,7 @@ fn loom_await_inline_races_queue_pop_and_wake() {
             flag.store(true, Release);
             waker.wake();
         });
-        let worker = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let entry = s.pop_wait();
-                harness::run_queued(&s, entry);
-            })
-        };
+        let worker = s.worker();
         // SAFETY: the handle holds a reference to the task for the call.
         let _ = harness::claim_and_poll(&s, unsafe { handle_ptr(&handle) });
         waking.join().unwrap();
