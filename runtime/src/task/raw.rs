@@ -214,6 +214,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         unsafe { Self::stage(ptr) }.with_mut(|stage| {
             // SAFETY: we own the stage; it is written right after it was dropped.
             match unsafe { drop_stage_in_place(id, stage) } {
+                // SAFETY: as above.
                 Ok(()) => unsafe {
                     match out {
                         Some(out) => std::ptr::write(stage, Stage::Finished(out)),
