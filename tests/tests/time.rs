@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use brisk::time::{interval, sleep, sleep_until, timeout};
+use brisk::time::{interval, sleep, sleep_until, timeout, Instant};
 use brisk::Runtime;
 use brisk_tests::{with_watchdog, Flag};
 
