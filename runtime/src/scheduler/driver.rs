@@ -13,9 +13,8 @@
 //!   for a blocking turn and disarmed when a later turn needs no timeout, so it never wakes an
 //!   idle runtime for a timer that is gone.
 //! - While the clock is paused real time does not move timers: a turn blocks until I/O or an
-//!   unpark, except that when the caller says every worker is idle and no `block_on` future is
-//!   being polled, it polls I/O once without blocking and, if that woke nothing, jumps the
-//!   clock to the next timer (auto-advance).
+//!   unpark, except that when the caller says every worker is idle and no `block_on` thread is
+//!   running, it jumps the clock to the next timer instead (auto-advance) and fires it.
 //! - Wakers called from a turn (I/O readiness, timers) are user code: their panics are caught
 //!   where they are called (`io/registration.rs`, `time/driver.rs`) and never unwind into the
 //!   worker holding the driver.
@@ -101,14 +100,13 @@ impl DriverGuard<'_> {
         let clock = time.clock();
         let until_timer = time.park_timeout();
         if clock.is_paused() {
-            if all_idle {
-                // I/O first: if it woke someone, the runtime is not idle after all.
-                let woken = self.reactor.turn(Some(Duration::ZERO)).unwrap_or(0);
-                if woken > 0 || clock.auto_advance(|| time.next_expiration()) {
-                    time.unparked();
-                    time.process();
-                    return;
-                }
+            // No reactor turn before deciding: a turn would consume a pending unpark (new
+            // work, shutdown) that the blocking turn below must see. I/O that is ready now is
+            // dispatched at the next turn, right after the timers this jump fires.
+            if all_idle && clock.auto_advance(|| time.next_expiration()) {
+                time.unparked();
+                time.process();
+                return;
             }
             // Paused: only I/O, an unpark or an advance can make progress.
             self.disarm();
