@@ -45,8 +45,8 @@ pub(crate) struct DriverGuard<'a> {
 }
 
 impl Driver {
-    /// A driver whose clock starts paused if `start_paused`.
-    pub(crate) fn new(start_paused: bool) -> std::io::Result<Driver> {
+    /// A driver for `workers` workers whose clock starts paused if `start_paused`.
+    pub(crate) fn new(workers: usize, start_paused: bool) -> std::io::Result<Driver> {
         let reactor = Reactor::new()?;
         let io = reactor.handle();
         // Without a timerfd sleeps are rounded up to whole milliseconds; still correct.
@@ -55,7 +55,7 @@ impl Driver {
             io,
             reactor: Mutex::new(reactor),
             timer: Mutex::new(timer),
-            time: TimeDriver::new(start_paused),
+            time: TimeDriver::new(workers, start_paused),
         })
     }
 

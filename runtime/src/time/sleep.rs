@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use super::wheel::Key;
+use super::driver::TimerKey;
 use super::{far_deadline, Instant};
 use crate::scheduler::Shared;
 use crate::Handle;
@@ -55,7 +55,7 @@ pub struct Sleep {
     deadline: Instant,
     shared: Arc<Shared>,
     /// The wheel entry and the waker it holds, while registered.
-    entry: Option<(Key, Waker)>,
+    entry: Option<(TimerKey, Waker)>,
 }
 
 impl Sleep {
