@@ -228,7 +228,7 @@ impl Rt for Brisk {
 
     #[inline]
     fn sleep_until(self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
-        brisk::time::sleep_until(deadline)
+        brisk::time::sleep_until(deadline.into())
     }
 
     #[inline]

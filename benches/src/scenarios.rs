@@ -69,11 +69,15 @@ pub enum Scenario {
     /// Insert and cancel 100k sleeps: create a sleep 60 s away, poll it once so that it
     /// registers, drop it.
     TimerChurn,
+    /// `timer_churn` on every worker at once: the same sleeps split over
+    /// [`CHURN_PARALLEL_TASKS`] spawned tasks, so that inserts and cancels from all workers
+    /// contend for the runtime's timers.
+    TimerChurnParallel,
 }
 
 impl Scenario {
     /// Every scenario of issue 6, in table order.
-    pub const ALL: [Scenario; 16] = [
+    pub const ALL: [Scenario; 17] = [
         Scenario::DirectAwait,
         Scenario::SpawnReadyAwait,
         Scenario::GatherMostlyReady,
@@ -90,6 +94,7 @@ impl Scenario {
         Scenario::AsyncTree(Leaf::Io),
         Scenario::TcpEcho,
         Scenario::TimerChurn,
+        Scenario::TimerChurnParallel,
     ];
 
     /// The scenario's name (table rows, criterion groups, `--filter`, JSON).
@@ -111,6 +116,7 @@ impl Scenario {
             Scenario::AsyncTree(Leaf::Io) => "async_tree_io",
             Scenario::TcpEcho => "tcp_echo",
             Scenario::TimerChurn => "timer_churn",
+            Scenario::TimerChurnParallel => "timer_churn_parallel",
         }
     }
 
@@ -133,7 +139,7 @@ impl Scenario {
             Scenario::YieldMany => "yield",
             Scenario::RpcMostlyCached(_) => "request",
             Scenario::TcpEcho => "message",
-            Scenario::TimerChurn => "sleep",
+            Scenario::TimerChurn | Scenario::TimerChurnParallel => "sleep",
         }
     }
 
@@ -165,7 +171,7 @@ impl Scenario {
             Scenario::RpcMostlyCached(_) => sizes.rpc_batch,
             Scenario::AsyncTree(_) => sizes.tree_nodes(),
             Scenario::TcpEcho => sizes.tcp_conns,
-            Scenario::TimerChurn => sizes.timer_churn,
+            Scenario::TimerChurn | Scenario::TimerChurnParallel => sizes.timer_churn,
         }
     }
 }
@@ -361,6 +367,9 @@ pub fn measure_on<H: Host>(
         }
         Scenario::TcpEcho => host.run(tcp_echo(rt, s.tcp_conns, iters)),
         Scenario::TimerChurn => host.run(timed(timer_churn(rt, s.timer_churn, iters))),
+        Scenario::TimerChurnParallel => {
+            host.run(timed(timer_churn_parallel(rt, s.timer_churn, iters)))
+        }
     };
     let want = expected(scenario, sizes, iters);
     if got != want {
@@ -409,6 +418,9 @@ pub fn expected(scenario: Scenario, sizes: &Sizes, iters: u64) -> u64 {
             .flat_map(|c| (0..iters).map(move |i| tcp_word(c, i)))
             .fold(0u64, u64::wrapping_add),
         Scenario::TimerChurn => iters * s.timer_churn,
+        Scenario::TimerChurnParallel => {
+            iters * (s.timer_churn / CHURN_PARALLEL_TASKS) * CHURN_PARALLEL_TASKS
+        }
     }
 }
 
@@ -861,6 +873,23 @@ async fn timer_churn<R: Rt>(rt: R, n: u64, iters: u64) -> u64 {
             i = end;
             rt.yield_now().await;
         }
+    }
+    pending
+}
+
+/// Tasks of `timer_churn_parallel` (more than the workers, so that every worker has some).
+pub const CHURN_PARALLEL_TASKS: u64 = 8;
+
+/// `timer_churn_parallel`: [`CHURN_PARALLEL_TASKS`] tasks, each running `timer_churn` on its
+/// share of the `n` sleeps, spawned together and awaited.
+async fn timer_churn_parallel<R: Rt>(rt: R, n: u64, iters: u64) -> u64 {
+    let share = n / CHURN_PARALLEL_TASKS;
+    let tasks: Vec<_> = (0..CHURN_PARALLEL_TASKS)
+        .map(|_| rt.spawn(timer_churn(rt, share, iters)))
+        .collect();
+    let mut pending = 0u64;
+    for t in tasks {
+        pending += t.await;
     }
     pending
 }

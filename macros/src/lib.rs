@@ -113,6 +113,7 @@
 //! | `eager_budget`          | integer literal (`u32`)                | `Builder` default | same            |
 //! | `eager_depth`           | integer literal (`u32`)                | `Builder` default | same            |
 //! | `global_queue_interval` | integer literal ≥ 1 (`u32`)            | `Builder` default | same            |
+//! | `start_paused`          | `true` or `false`: the clock starts paused (`brisk::time::pause`) | `false` | same |
 //!
 //! An option that is not given produces no `Builder` call at all.
 //!
@@ -131,7 +132,7 @@
 //!   declaration";
 //! * arguments, generics, or an item that is not a function;
 //! * an unknown option: "unknown option `foo`, expected one of: worker_threads, spawn_policy,
-//!   eager_budget, eager_depth, global_queue_interval";
+//!   eager_budget, eager_depth, global_queue_interval, start_paused, tokio_compat";
 //! * a duplicate option, a value of the wrong type or out of range, an option without a value;
 //! * `#[test]` next to `#[brisk::test]`.
 //!
@@ -153,7 +154,7 @@ mod entry;
 ///
 /// The function must be `async` and take no arguments; any name, visibility and return type
 /// are accepted. Options (`worker_threads`, `spawn_policy`, `eager_budget`, `eager_depth`,
-/// `global_queue_interval`) are passed to `brisk::Builder`; options that are not given keep the
+/// `global_queue_interval`, `start_paused`) are passed to `brisk::Builder`; options that are not given keep the
 /// `Builder` defaults. See the [crate documentation](crate) for the expansion and the options.
 ///
 /// ```

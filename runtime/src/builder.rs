@@ -42,6 +42,7 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) max_blocking_threads: usize,
     pub(crate) thread_keep_alive: Duration,
+    pub(crate) start_paused: bool,
 }
 
 /// Builds a [`Runtime`] with custom settings.
@@ -66,6 +67,7 @@ pub struct Builder {
     thread_name: String,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
+    start_paused: bool,
 }
 
 impl Default for Builder {
@@ -89,6 +91,7 @@ impl Builder {
             thread_name: "brisk-worker".to_string(),
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
+            start_paused: false,
         }
     }
 
@@ -156,6 +159,25 @@ impl Builder {
         self
     }
 
+    /// Starts the runtime with its clock paused (default `false`), as if
+    /// [`brisk::time::pause`](crate::time::pause) were called first: timers then fire only
+    /// through [`advance`](crate::time::advance) or when the runtime has nothing else to do
+    /// (auto-advance). For tests of time-dependent code.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = brisk::Builder::new().start_paused(true).build().unwrap();
+    /// rt.block_on(async {
+    ///     let start = brisk::time::Instant::now();
+    ///     brisk::time::sleep(Duration::from_secs(3600)).await; // returns at once
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+    /// });
+    /// ```
+    pub fn start_paused(&mut self, paused: bool) -> &mut Self {
+        self.start_paused = paused;
+        self
+    }
+
     /// Builds the runtime and starts its worker threads.
     ///
     /// # Errors
@@ -189,6 +211,7 @@ impl Builder {
             thread_name: self.thread_name.clone(),
             max_blocking_threads: self.max_blocking_threads,
             thread_keep_alive: self.thread_keep_alive,
+            start_paused: self.start_paused,
         })
     }
 }
@@ -212,6 +235,7 @@ impl fmt::Debug for Builder {
             .field("thread_name", &self.thread_name)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.thread_keep_alive)
+            .field("start_paused", &self.start_paused)
             .finish()
     }
 }

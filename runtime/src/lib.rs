@@ -141,8 +141,9 @@
 //! | `task::{JoinHandle, JoinError, AbortHandle, yield_now, id}` | [`task::JoinHandle`], [`task::JoinError`], [`task::AbortHandle`], [`task::yield_now`], [`task::id`] |
 //! | `task::spawn_blocking` | [`task::spawn_blocking`] |
 //! | `task::JoinSet` | [`task::TaskGroup`] (children start eagerly; `join_next`, `join_all`, `abort_all`) |
-//! | `time::{sleep, sleep_until, timeout, interval, interval_at, Sleep, Interval}` | [`time::sleep`], [`time::sleep_until`], [`time::timeout`], [`time::interval`], [`time::interval_at`], [`time::Sleep`] (`Unpin`: `reset` without pinning), [`time::Interval`] |
-//! | `time::Instant`, `time::error::Elapsed` | [`time::Instant`] (= `std::time::Instant`), [`time::error::Elapsed`] |
+//! | `time::{sleep, sleep_until, timeout, timeout_at, interval, interval_at, Sleep, Interval, MissedTickBehavior}` | [`time::sleep`], [`time::sleep_until`], [`time::timeout`], [`time::timeout_at`], [`time::interval`], [`time::interval_at`], [`time::Sleep`] (`Unpin`: `reset` without pinning), [`time::Interval`], [`time::MissedTickBehavior`] |
+//! | `time::{pause, resume, advance}`, `#[tokio::test(start_paused = true)]` | [`time::pause`], [`time::resume`], [`time::advance`], `#[brisk::test(start_paused = true)]`, `Builder::start_paused` |
+//! | `time::Instant`, `time::error::Elapsed` | [`time::Instant`] (brisk's own, convertible to and from `std::time::Instant`; paused time shows in it), [`time::error::Elapsed`] |
 //! | `net::{TcpListener, TcpStream, TcpSocket, UdpSocket, UnixListener, UnixStream, UnixDatagram}` | [`net::TcpListener`], [`net::TcpStream`], [`net::TcpSocket`], [`net::UdpSocket`], [`net::UnixListener`], [`net::UnixStream`], [`net::UnixDatagram`], with `split`/`into_split` and the readiness API |
 //! | `fs`, `signal` | [`fs`], [`signal`] |
 //! | `io::{AsyncRead, AsyncWrite}` | the streams implement `futures_io`'s traits ([`io::AsyncRead`], [`io::AsyncWrite`]) and, with the `tokio-io` feature of `brisk` (or `brisk-compat`), tokio's |

@@ -9,10 +9,9 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::Worker;
@@ -21,6 +20,7 @@ use crate::builder::{Builder, Config};
 use crate::metrics::RuntimeMetrics;
 use crate::scheduler::context::{self, Context};
 use crate::scheduler::eager::{self, Mode};
+use crate::scheduler::park::ThreadParker;
 use crate::scheduler::{worker, Shared};
 use crate::task::JoinHandle;
 
@@ -336,24 +336,6 @@ impl fmt::Debug for EnterGuard {
     }
 }
 
-/// Wakes the thread blocked in `block_on`.
-struct ThreadWaker {
-    thread: Thread,
-    notified: AtomicBool,
-}
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if !self.notified.swap(true, Ordering::Release) {
-            self.thread.unpark();
-        }
-    }
-}
-
 /// Clears the coop budget when `block_on` returns (also by panic).
 struct ResetBudget;
 
@@ -375,11 +357,16 @@ fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     let enter = context::enter(Context::new(handle.clone(), None, None));
     let ctx = enter.context();
     let _reset = ResetBudget;
-    let thread_waker = Arc::new(ThreadWaker {
-        thread: thread::current(),
-        notified: AtomicBool::new(false),
-    });
-    let waker = Waker::from(thread_waker.clone());
+    // Counts this thread as running with the runtime's clock (paused time) until `finish`.
+    let parker = Arc::new(ThreadParker::new(&handle.shared));
+    struct Finish<'a>(&'a ThreadParker);
+    impl Drop for Finish<'_> {
+        fn drop(&mut self) {
+            self.0.finish();
+        }
+    }
+    let _finish = Finish(&parker);
+    let waker = Waker::from(parker.clone());
     let mut cx = TaskContext::from_waker(&waker);
     let mut future = pin!(future);
     loop {
@@ -392,8 +379,6 @@ fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
             enter.check_in_order();
             return out;
         }
-        while !thread_waker.notified.swap(false, Ordering::Acquire) {
-            thread::park();
-        }
+        parker.park(&handle.shared);
     }
 }

@@ -57,7 +57,7 @@ impl Shared {
     ) -> std::io::Result<Shared> {
         let n = config.worker_threads;
         Ok(Shared {
-            driver: driver::Driver::new()?,
+            driver: driver::Driver::new(n, config.start_paused)?,
             blocking: crate::blocking::BlockingPool::new(
                 config.max_blocking_threads,
                 config.thread_keep_alive,
