@@ -165,7 +165,8 @@ where
         Mode::Lazy => (false, false),
     };
     if eligible {
-        if adaptive && ctx.sites.demoted(site) {
+        let entry = adaptive.then(|| ctx.sites.entry(site));
+        if entry.is_some_and(|e| e.demoted()) {
             ctx.count(|m| &m.adaptive_deferred);
         } else if let Some(slot) = ctx.take_inline_slot() {
             trace::spawn(id, true, site);
@@ -173,7 +174,7 @@ where
             let (ptr, finished) = harness::spawn_inline(shared, id, future);
             let took = ctx.finish_inline(slot);
             unwatch_inline(ctx, outer);
-            if adaptive && ctx.sites.record(site, took) {
+            if entry.is_some_and(|e| e.record(took)) {
                 ctx.count(|m| &m.sites_demoted);
             }
             if finished {
@@ -274,34 +275,49 @@ impl Default for SiteTable {
 }
 
 impl SiteTable {
-    fn entry(&self, site: &'static Location<'static>) -> (&Cell<Site>, usize) {
+    /// The entry of `site` (shared with whatever site last used the same slot).
+    #[inline]
+    pub(crate) fn entry(&self, site: &'static Location<'static>) -> SiteEntry<'_> {
         let key = ptr::from_ref(site) as usize;
         // Fibonacci hashing: the top bits of key × 2^64/φ.
         let index =
             (key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SITES.trailing_zeros());
-        (&self.entries[index as usize], key)
+        SiteEntry {
+            cell: &self.entries[index as usize],
+            key,
+            long_ticks: self.long_ticks,
+        }
     }
+}
 
-    /// True if `site` is demoted: this spawn is to be queued (and counts down the demotion).
+/// One site's slot in its thread's [`SiteTable`].
+#[derive(Clone, Copy)]
+pub(crate) struct SiteEntry<'a> {
+    cell: &'a Cell<Site>,
+    key: usize,
+    long_ticks: u64,
+}
+
+impl SiteEntry<'_> {
+    /// True if the site is demoted: this spawn is to be queued (and counts down the demotion).
     #[inline]
-    pub(crate) fn demoted(&self, site: &'static Location<'static>) -> bool {
-        let (cell, key) = self.entry(site);
-        let mut e = cell.get();
-        if e.key != key || e.lazy_left == 0 {
+    pub(crate) fn demoted(&self) -> bool {
+        let mut e = self.cell.get();
+        if e.key != self.key || e.lazy_left == 0 {
             return false;
         }
         e.lazy_left -= 1;
-        cell.set(e);
+        self.cell.set(e);
         true
     }
 
-    /// Records an inline poll of `site` that took `ticks`; true if that demoted the site.
-    pub(crate) fn record(&self, site: &'static Location<'static>, ticks: u64) -> bool {
-        let (cell, key) = self.entry(site);
-        let mut e = cell.get();
-        if e.key != key {
+    /// Records an inline poll of the site that took `ticks`; true if that demoted the site.
+    #[inline]
+    pub(crate) fn record(&self, ticks: u64) -> bool {
+        let mut e = self.cell.get();
+        if e.key != self.key {
             e = Site {
-                key,
+                key: self.key,
                 ..Site::default()
             };
         }
@@ -314,7 +330,7 @@ impl SiteTable {
         } else if ticks < self.long_ticks {
             e.backoff = e.backoff.saturating_sub(1);
         }
-        cell.set(e);
+        self.cell.set(e);
         demote
     }
 }
