@@ -73,11 +73,19 @@ pub enum Scenario {
     /// [`CHURN_PARALLEL_TASKS`] spawned tasks, so that inserts and cancels from all workers
     /// contend for the runtime's timers.
     TimerChurnParallel,
+    /// A task spawns 8 children that each compute ~1 ms without waiting, and awaits them all;
+    /// wall time per round. The cost of eagerness: a child polled inline runs on the spawning
+    /// worker, so the others cannot help.
+    CpuFanout,
+    /// How long `spawn` keeps the parent waiting: per round, one spawn each of a ready child,
+    /// a CPU-bound child (~100 µs without waiting) and a child that yields once; the time of
+    /// the three `spawn` calls only (not of the children), per spawn.
+    SpawnLatency,
 }
 
 impl Scenario {
     /// Every scenario of issue 6, in table order.
-    pub const ALL: [Scenario; 17] = [
+    pub const ALL: [Scenario; 19] = [
         Scenario::DirectAwait,
         Scenario::SpawnReadyAwait,
         Scenario::GatherMostlyReady,
@@ -95,6 +103,8 @@ impl Scenario {
         Scenario::TcpEcho,
         Scenario::TimerChurn,
         Scenario::TimerChurnParallel,
+        Scenario::CpuFanout,
+        Scenario::SpawnLatency,
     ];
 
     /// The scenario's name (table rows, criterion groups, `--filter`, JSON).
@@ -117,6 +127,8 @@ impl Scenario {
             Scenario::TcpEcho => "tcp_echo",
             Scenario::TimerChurn => "timer_churn",
             Scenario::TimerChurnParallel => "timer_churn_parallel",
+            Scenario::CpuFanout => "cpu_fanout",
+            Scenario::SpawnLatency => "spawn_latency",
         }
     }
 
@@ -140,6 +152,8 @@ impl Scenario {
             Scenario::RpcMostlyCached(_) => "request",
             Scenario::TcpEcho => "message",
             Scenario::TimerChurn | Scenario::TimerChurnParallel => "sleep",
+            Scenario::CpuFanout => "round",
+            Scenario::SpawnLatency => "spawn",
         }
     }
 
@@ -172,6 +186,8 @@ impl Scenario {
             Scenario::AsyncTree(_) => sizes.tree_nodes(),
             Scenario::TcpEcho => sizes.tcp_conns,
             Scenario::TimerChurn | Scenario::TimerChurnParallel => sizes.timer_churn,
+            Scenario::CpuFanout => 1,
+            Scenario::SpawnLatency => 3,
         }
     }
 }
@@ -207,6 +223,12 @@ pub struct Sizes {
     pub tcp_conns: u64,
     /// Sleeps inserted and cancelled per `timer_churn` round (100,000).
     pub timer_churn: u64,
+    /// Children per `cpu_fanout` round (8).
+    pub fanout_tasks: u64,
+    /// Steps of [`cpu_work`] per `cpu_fanout` child (250,000: ~1 ms here).
+    pub fanout_work: u64,
+    /// Steps of [`cpu_work`] of `spawn_latency`'s CPU-bound child (25,000: ~100 µs here).
+    pub latency_work: u64,
 }
 
 impl Sizes {
@@ -223,6 +245,9 @@ impl Sizes {
         tree_fanout: 6,
         tcp_conns: 64,
         timer_churn: 100_000,
+        fanout_tasks: 8,
+        fanout_work: 250_000,
+        latency_work: 25_000,
     };
 
     /// Tiny sizes for the quick correctness test.
@@ -238,6 +263,9 @@ impl Sizes {
         tree_fanout: 3,
         tcp_conns: 4,
         timer_churn: 300,
+        fanout_tasks: 3,
+        fanout_work: 1_000,
+        latency_work: 100,
     };
 
     /// Nodes (= tasks) of one `async_tree`: 55,987 at 6 × 6.
@@ -370,6 +398,10 @@ pub fn measure_on<H: Host>(
         Scenario::TimerChurnParallel => {
             host.run(timed(timer_churn_parallel(rt, s.timer_churn, iters)))
         }
+        Scenario::CpuFanout => {
+            host.run(timed(cpu_fanout(rt, s.fanout_tasks, s.fanout_work, iters)))
+        }
+        Scenario::SpawnLatency => host.run(spawn_latency(rt, s.latency_work, iters)),
     };
     let want = expected(scenario, sizes, iters);
     if got != want {
@@ -421,6 +453,11 @@ pub fn expected(scenario: Scenario, sizes: &Sizes, iters: u64) -> u64 {
         Scenario::TimerChurnParallel => {
             iters * (s.timer_churn / CHURN_PARALLEL_TASKS) * CHURN_PARALLEL_TASKS
         }
+        Scenario::CpuFanout => (0..s.fanout_tasks)
+            .map(|j| cpu_work(j, s.fanout_work))
+            .fold(0u64, u64::wrapping_add)
+            .wrapping_mul(iters),
+        Scenario::SpawnLatency => (1 + cpu_work(1, s.latency_work) + 2).wrapping_mul(iters),
     }
 }
 
@@ -480,6 +517,58 @@ async fn gather_mostly_ready<R: Rt>(rt: R, tasks: u64, iters: u64) -> u64 {
         }
     }
     sum
+}
+
+// ---------------------------------------------------------------------------------------------
+// the costs of eagerness
+
+/// `steps` rounds of a 64-bit mixing function from `seed`: CPU work that never waits (~4 ns a step here).
+pub fn cpu_work(seed: u64, steps: u64) -> u64 {
+    let mut x = seed;
+    for _ in 0..steps {
+        x = mix(black_box(x));
+    }
+    x
+}
+
+/// `cpu_fanout`: per round spawn `tasks` children of `work` steps each, then await them all.
+async fn cpu_fanout<R: Rt>(rt: R, tasks: u64, work: u64, iters: u64) -> u64 {
+    let mut handles = Vec::with_capacity(tasks as usize);
+    let mut sum = 0u64;
+    for _ in 0..iters {
+        for j in 0..tasks {
+            handles.push(rt.spawn(async move { cpu_work(j, work) }));
+        }
+        for h in handles.drain(..) {
+            sum = sum.wrapping_add(h.await);
+        }
+    }
+    sum
+}
+
+/// `spawn_latency`: per round, times the `spawn` calls of a ready child, a CPU-bound child
+/// (`work` steps) and a child that yields once, then awaits the three (not timed).
+async fn spawn_latency<R: Rt>(rt: R, work: u64, iters: u64) -> (Duration, u64) {
+    let mut spent = Duration::ZERO;
+    let mut sum = 0u64;
+    for _ in 0..iters {
+        let t0 = Instant::now();
+        let ready = rt.spawn(async { black_box(1u64) });
+        let t1 = Instant::now();
+        let cpu = rt.spawn(async move { cpu_work(1, work) });
+        let t2 = Instant::now();
+        let suspending = rt.spawn(async move {
+            rt.yield_now().await;
+            black_box(2u64)
+        });
+        let t3 = Instant::now();
+        spent += (t1 - t0) + (t2 - t1) + (t3 - t2);
+        sum = sum
+            .wrapping_add(ready.await)
+            .wrapping_add(cpu.await)
+            .wrapping_add(suspending.await);
+    }
+    (spent, sum)
 }
 
 // ---------------------------------------------------------------------------------------------

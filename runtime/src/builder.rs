@@ -22,21 +22,36 @@ use crate::Runtime;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SpawnPolicy {
-    /// Poll the new task inline, at once, within the `eager_budget` and `eager_depth` limits
-    /// (the default).
+    /// Like `Eager`, but learns per spawn site (the default): a call site whose children run
+    /// long when polled inline (CPU-bound work, ~20 µs or more on average) is spawned lazily
+    /// for a while, so that its children are queued and other workers can steal them; it is
+    /// retried after a number of spawns that doubles while the site stays slow. The rule and
+    /// its constants are in brisk's `scheduler/eager.rs`.
     #[default]
+    Adaptive,
+    /// Poll the new task inline, at once, whenever the `eager_budget` (a count) and
+    /// `eager_depth` limits allow: the predictable mode, for tests. No clock is read, so
+    /// `eager_budget_time` does not apply and the outcome never depends on timing.
     Eager,
     /// Queue every new task, as tokio does.
     Lazy,
 }
+
+/// The default `eager_budget`: high enough that the time budget is what usually ends a tick's
+/// inline work (a gather of 1,000 ready children runs inline).
+const DEFAULT_EAGER_BUDGET: u32 = 1024;
+/// The default `eager_budget_time`.
+const DEFAULT_EAGER_BUDGET_TIME: Duration = Duration::from_micros(50);
 
 /// The settings a runtime is built from (validated).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) worker_threads: usize,
     pub(crate) eager_budget: u32,
+    pub(crate) eager_budget_time: Duration,
     pub(crate) eager_depth: u32,
     pub(crate) spawn_policy: SpawnPolicy,
+    pub(crate) stall_threshold: Option<Duration>,
     pub(crate) global_queue_interval: u32,
     pub(crate) event_interval: u32,
     pub(crate) thread_name: String,
@@ -60,8 +75,10 @@ pub(crate) struct Config {
 pub struct Builder {
     worker_threads: Option<usize>,
     eager_budget: u32,
+    eager_budget_time: Duration,
     eager_depth: u32,
     spawn_policy: SpawnPolicy,
+    stall_threshold: Option<Duration>,
     global_queue_interval: u32,
     event_interval: u32,
     thread_name: String,
@@ -77,15 +94,18 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Default settings: one worker per CPU, `Eager`, `eager_budget` 128, `eager_depth` 16,
-    /// `global_queue_interval` 61, threads named `brisk-worker-{index}`, at most 512
-    /// blocking-pool threads kept alive 10 s when idle.
+    /// Default settings: one worker per CPU, `Adaptive`, `eager_budget` 1024,
+    /// `eager_budget_time` 50 µs, `eager_depth` 16, `global_queue_interval` 61, threads named
+    /// `brisk-worker-{index}`, at most 512 blocking-pool threads kept alive 10 s when idle, and
+    /// the stall report at 1 s in debug builds (off in release builds).
     pub fn new() -> Builder {
         Builder {
             worker_threads: None,
-            eager_budget: 128,
+            eager_budget: DEFAULT_EAGER_BUDGET,
+            eager_budget_time: DEFAULT_EAGER_BUDGET_TIME,
             eager_depth: 16,
-            spawn_policy: SpawnPolicy::Eager,
+            spawn_policy: SpawnPolicy::Adaptive,
+            stall_threshold: cfg!(debug_assertions).then_some(Duration::from_secs(1)),
             global_queue_interval: 61,
             event_interval: 61,
             thread_name: "brisk-worker".to_string(),
@@ -101,9 +121,39 @@ impl Builder {
         self
     }
 
-    /// Inline polls allowed per tick (default 128). 0 turns eager spawning off.
+    /// Inline polls allowed per tick (default 1024). 0 turns eager spawning off.
     pub fn eager_budget(&mut self, n: u32) -> &mut Self {
         self.eager_budget = n;
+        self
+    }
+
+    /// Time a tick may spend on inline polls (default 50 µs): an inline poll starts only while
+    /// less than this has passed since the tick's first inline poll started, so a tick spends at
+    /// most this plus one inline poll on inline work. `Duration::ZERO` allows one inline poll
+    /// per tick. Not under [`SpawnPolicy::Eager`], which stays deterministic (count and depth
+    /// only, no clock).
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::builder()
+    ///     .eager_budget_time(std::time::Duration::from_micros(20))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(async { brisk::spawn(async { 7 }).await.unwrap() }), 7);
+    /// ```
+    pub fn eager_budget_time(&mut self, budget: std::time::Duration) -> &mut Self {
+        self.eager_budget_time = budget;
+        self
+    }
+
+    /// The stall report: when one poll on a worker (queued or inline) has run longer than
+    /// `threshold`, brisk writes one line to stderr naming the worker, the duration and, for an
+    /// inline poll, the spawn site of the task, e.g. `brisk: worker 0 has been polling the task
+    /// spawned at src/main.rs:12:5 for 1.0 s (inline, in spawn). A blocking call or a lock held
+    /// across spawn?`. `None` turns it off. Default: 1 s in debug builds, off in release
+    /// builds. A watchdog thread samples the workers every `threshold / 4`; a worker publishes
+    /// each poll's start with a few atomic stores.
+    pub fn stall_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
+        self.stall_threshold = threshold;
         self
     }
 
@@ -113,7 +163,7 @@ impl Builder {
         self
     }
 
-    /// The spawn policy (default [`SpawnPolicy::Eager`]).
+    /// The spawn policy (default [`SpawnPolicy::Adaptive`]).
     pub fn spawn_policy(&mut self, policy: SpawnPolicy) -> &mut Self {
         self.spawn_policy = policy;
         self
@@ -204,8 +254,10 @@ impl Builder {
         Runtime::start(Config {
             worker_threads,
             eager_budget: self.eager_budget,
+            eager_budget_time: self.eager_budget_time,
             eager_depth: self.eager_depth,
             spawn_policy: self.spawn_policy,
+            stall_threshold: self.stall_threshold,
             global_queue_interval: self.global_queue_interval,
             event_interval: self.event_interval,
             thread_name: self.thread_name.clone(),
@@ -228,8 +280,10 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("worker_threads", &self.worker_threads)
             .field("eager_budget", &self.eager_budget)
+            .field("eager_budget_time", &self.eager_budget_time)
             .field("eager_depth", &self.eager_depth)
             .field("spawn_policy", &self.spawn_policy)
+            .field("stall_threshold", &self.stall_threshold)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("event_interval", &self.event_interval)
             .field("thread_name", &self.thread_name)

@@ -636,8 +636,10 @@ mod parker {
         let config = Config {
             worker_threads: 1,
             eager_budget: 0,
+            eager_budget_time: std::time::Duration::ZERO,
             eager_depth: 0,
             spawn_policy: SpawnPolicy::Eager,
+            stall_threshold: None,
             global_queue_interval: 61,
             event_interval: 61,
             thread_name: "loom".into(),

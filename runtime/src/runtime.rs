@@ -266,6 +266,14 @@ impl Handle {
 
     /// Spawns a task on this runtime from any thread: eagerly if this thread runs the
     /// runtime's tasks, otherwise through the injector queue.
+    ///
+    /// Called from a task or `block_on` of this runtime it **may run the child before it
+    /// returns**, exactly as [`brisk::spawn`](crate::spawn) does, with the same hazards: a
+    /// `std::sync::Mutex` guard held across the call while the child takes the same lock
+    /// deadlocks the thread (in debug builds the stall report names this call's line after
+    /// 1 s, see [`Builder::stall_threshold`](crate::Builder::stall_threshold)), and state set
+    /// after the call is not seen by the child's first step. From any other thread the child
+    /// is queued and runs on a worker.
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where

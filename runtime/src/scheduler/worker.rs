@@ -116,6 +116,7 @@ impl Core {
         let id = task.header().id;
         trace::queue_pop(id, source);
         harness::run_queued(shared, task);
+        ctx.end_tick();
         trace::poll_end(id);
     }
 

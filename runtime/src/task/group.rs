@@ -372,8 +372,13 @@ impl<T> TaskGroup<T> {
 
 impl<T: Send + 'static> TaskGroup<T> {
     /// Spawns `future` as a child of the group with [`brisk::spawn`](crate::spawn): under the
-    /// eager policy it is polled at once, inline, and may be finished when `spawn` returns.
+    /// eager policies it is polled at once, inline, and may be finished when `spawn` returns.
     /// Returns an [`AbortHandle`] for this child.
+    ///
+    /// As with [`brisk::spawn`](crate::spawn), the child **may run before `spawn` returns**:
+    /// do not hold a `std::sync::Mutex` guard across this call if the child takes the same lock
+    /// (the thread deadlocks; in debug builds the stall report names this call's line), and set
+    /// any state the child's first step must see before the call, not after.
     ///
     /// ```
     /// let rt = brisk::Runtime::new().unwrap();
