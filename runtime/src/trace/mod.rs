@@ -382,7 +382,9 @@ hook!(
     fn steal_from(task: Id, victim: usize, slot: bool) => imp::Event::StealFrom { task, victim, slot }
 );
 hook!(
-    /// A task moved by a batch steal into this worker's deque.
+    /// A task moved by a batch steal into this worker's deque (only called with the feature:
+    /// finding the moved tasks costs a pass over the deque).
+    #[cfg_attr(not(feature = "trace"), allow(dead_code))]
     fn batch_move(task: Id, from: Option<usize>) => imp::Event::BatchMove { task, from }
 );
 hook!(
