@@ -132,7 +132,9 @@ impl Context {
     /// Starts a tick: one poll of a queued task or of the `block_on` future.
     pub(crate) fn start_tick(&self) {
         self.end_tick();
-        self.eager_left.set(self.shared().config.eager_budget);
+        if !cfg!(brisk_mutant = "budget_not_reset") {
+            self.eager_left.set(self.shared().config.eager_budget);
+        }
         self.tick.set(self.tick.get() + 1);
         crate::coop::set_budget(Some(crate::coop::DEFAULT_BUDGET));
         eager::watch_start(self);
@@ -229,7 +231,9 @@ pub(crate) struct InlineSlot<'a> {
 
 impl Drop for InlineSlot<'_> {
     fn drop(&mut self) {
-        self.depth.set(self.depth.get() - 1);
+        if !cfg!(brisk_mutant = "depth_not_decremented") {
+            self.depth.set(self.depth.get() - 1);
+        }
     }
 }
 

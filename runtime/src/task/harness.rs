@@ -54,7 +54,7 @@ pub(crate) fn poll_and_settle<S: Schedule>(s: &S, holder: TaskRef) {
         ToIdle::Idle => drop(holder),
         // The holder's reference becomes the new queue entry's. `s` is the caller's, not the
         // cell's: the entry may be run and the task freed before `schedule` returns.
-        ToIdle::Reschedule => s.schedule(holder),
+        ToIdle::Reschedule => s.schedule_yield(holder),
         ToIdle::Cancel => cancel_and_complete::<S>(holder),
     }
 }
@@ -103,7 +103,7 @@ fn suspend_inline<S: Schedule>(s: &S, ptr: NonNull<Header>) {
         ToIdle::Reschedule => {
             header.state.ref_inc();
             // SAFETY: we just counted the reference the entry owns.
-            s.schedule(unsafe { TaskRef::from_raw(ptr) });
+            s.schedule_yield(unsafe { TaskRef::from_raw(ptr) });
         }
         ToIdle::Cancel => {
             header.state.ref_inc();
