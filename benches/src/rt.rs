@@ -36,7 +36,8 @@ use async_executor::Executor;
 /// The four runtimes, in the order the table shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuntimeKind {
-    /// brisk with `SpawnPolicy::Eager` (the default policy).
+    /// brisk with its default eager-first policy, `SpawnPolicy::Adaptive` (eager, learning per
+    /// spawn site).
     BriskEager,
     /// brisk with `SpawnPolicy::Lazy`: every spawn is queued, as on tokio.
     BriskLazy,
@@ -228,7 +229,7 @@ impl Rt for Brisk {
 
     #[inline]
     fn sleep_until(self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
-        brisk::time::sleep_until(deadline)
+        brisk::time::sleep_until(deadline.into())
     }
 
     #[inline]
@@ -293,7 +294,7 @@ impl BriskHost {
     /// If the runtime cannot start its threads.
     pub fn new(workers: usize, policy: brisk::SpawnPolicy) -> io::Result<BriskHost> {
         let name = match policy {
-            brisk::SpawnPolicy::Eager => "brisk-eager",
+            brisk::SpawnPolicy::Adaptive | brisk::SpawnPolicy::Eager => "brisk-eager",
             brisk::SpawnPolicy::Lazy => "brisk-lazy",
         };
         let rt = brisk::Runtime::builder()
@@ -647,7 +648,7 @@ impl Host for AsyncExecutorHost {
 /// One running runtime of any of the four kinds.
 #[derive(Debug)]
 pub enum AnyRuntime {
-    /// brisk, `SpawnPolicy::Eager`.
+    /// brisk, its default eager-first policy (`SpawnPolicy::Adaptive`).
     BriskEager(BriskHost),
     /// brisk, `SpawnPolicy::Lazy`.
     BriskLazy(BriskHost),
@@ -665,7 +666,7 @@ impl AnyRuntime {
     pub fn build(kind: RuntimeKind, workers: usize) -> io::Result<AnyRuntime> {
         Ok(match kind {
             RuntimeKind::BriskEager => {
-                AnyRuntime::BriskEager(BriskHost::new(workers, brisk::SpawnPolicy::Eager)?)
+                AnyRuntime::BriskEager(BriskHost::new(workers, brisk::SpawnPolicy::Adaptive)?)
             }
             RuntimeKind::BriskLazy => {
                 AnyRuntime::BriskLazy(BriskHost::new(workers, brisk::SpawnPolicy::Lazy)?)
@@ -706,13 +707,14 @@ impl AnyRuntime {
 pub struct BriskCounters {
     /// Tasks spawned.
     pub spawned: u64,
-    /// Polls of queued tasks (ticks) and of `block_on` futures.
+    /// Polls of queued tasks (ticks) and of `block_on` futures (`queued_polls`).
     pub polls: u64,
     /// Eager spawns that finished in their inline first poll.
     pub eager_completed: u64,
     /// Eager spawns whose inline first poll returned `Pending`.
     pub eager_suspended: u64,
-    /// Spawns eligible for an inline poll that were queued instead (budget or depth spent).
+    /// Spawns eligible for an inline poll that were queued instead (budget or depth spent, or
+    /// the spawn site demoted by the adaptive policy).
     pub eager_deferred: u64,
     /// Queued tasks run inline by awaiting their handle.
     pub await_inlined: u64,
@@ -725,10 +727,10 @@ impl BriskCounters {
     pub fn of(m: &brisk::RuntimeMetrics) -> BriskCounters {
         BriskCounters {
             spawned: m.spawned_tasks(),
-            polls: m.polls(),
+            polls: m.queued_polls(),
             eager_completed: m.eager_completed(),
             eager_suspended: m.eager_suspended(),
-            eager_deferred: m.eager_deferred(),
+            eager_deferred: m.eager_deferred() + m.adaptive_deferred(),
             await_inlined: m.await_inlined(),
             steals: m.steals(),
         }

@@ -69,11 +69,23 @@ pub enum Scenario {
     /// Insert and cancel 100k sleeps: create a sleep 60 s away, poll it once so that it
     /// registers, drop it.
     TimerChurn,
+    /// `timer_churn` on every worker at once: the same sleeps split over
+    /// [`CHURN_PARALLEL_TASKS`] spawned tasks, so that inserts and cancels from all workers
+    /// contend for the runtime's timers.
+    TimerChurnParallel,
+    /// A task spawns 8 children that each compute ~1 ms without waiting, and awaits them all;
+    /// wall time per round. The cost of eagerness: a child polled inline runs on the spawning
+    /// worker, so the others cannot help.
+    CpuFanout,
+    /// How long `spawn` keeps the parent waiting: per round, one spawn each of a ready child,
+    /// a CPU-bound child (~100 µs without waiting) and a child that yields once; the time of
+    /// the three `spawn` calls only (not of the children), per spawn.
+    SpawnLatency,
 }
 
 impl Scenario {
     /// Every scenario of issue 6, in table order.
-    pub const ALL: [Scenario; 16] = [
+    pub const ALL: [Scenario; 19] = [
         Scenario::DirectAwait,
         Scenario::SpawnReadyAwait,
         Scenario::GatherMostlyReady,
@@ -90,6 +102,9 @@ impl Scenario {
         Scenario::AsyncTree(Leaf::Io),
         Scenario::TcpEcho,
         Scenario::TimerChurn,
+        Scenario::TimerChurnParallel,
+        Scenario::CpuFanout,
+        Scenario::SpawnLatency,
     ];
 
     /// The scenario's name (table rows, criterion groups, `--filter`, JSON).
@@ -111,6 +126,9 @@ impl Scenario {
             Scenario::AsyncTree(Leaf::Io) => "async_tree_io",
             Scenario::TcpEcho => "tcp_echo",
             Scenario::TimerChurn => "timer_churn",
+            Scenario::TimerChurnParallel => "timer_churn_parallel",
+            Scenario::CpuFanout => "cpu_fanout",
+            Scenario::SpawnLatency => "spawn_latency",
         }
     }
 
@@ -133,7 +151,9 @@ impl Scenario {
             Scenario::YieldMany => "yield",
             Scenario::RpcMostlyCached(_) => "request",
             Scenario::TcpEcho => "message",
-            Scenario::TimerChurn => "sleep",
+            Scenario::TimerChurn | Scenario::TimerChurnParallel => "sleep",
+            Scenario::CpuFanout => "round",
+            Scenario::SpawnLatency => "spawn",
         }
     }
 
@@ -165,7 +185,9 @@ impl Scenario {
             Scenario::RpcMostlyCached(_) => sizes.rpc_batch,
             Scenario::AsyncTree(_) => sizes.tree_nodes(),
             Scenario::TcpEcho => sizes.tcp_conns,
-            Scenario::TimerChurn => sizes.timer_churn,
+            Scenario::TimerChurn | Scenario::TimerChurnParallel => sizes.timer_churn,
+            Scenario::CpuFanout => 1,
+            Scenario::SpawnLatency => 3,
         }
     }
 }
@@ -201,6 +223,12 @@ pub struct Sizes {
     pub tcp_conns: u64,
     /// Sleeps inserted and cancelled per `timer_churn` round (100,000).
     pub timer_churn: u64,
+    /// Children per `cpu_fanout` round (8).
+    pub fanout_tasks: u64,
+    /// Steps of [`cpu_work`] per `cpu_fanout` child (250,000: ~1 ms here).
+    pub fanout_work: u64,
+    /// Steps of [`cpu_work`] of `spawn_latency`'s CPU-bound child (25,000: ~100 µs here).
+    pub latency_work: u64,
 }
 
 impl Sizes {
@@ -217,6 +245,9 @@ impl Sizes {
         tree_fanout: 6,
         tcp_conns: 64,
         timer_churn: 100_000,
+        fanout_tasks: 8,
+        fanout_work: 250_000,
+        latency_work: 25_000,
     };
 
     /// Tiny sizes for the quick correctness test.
@@ -232,6 +263,9 @@ impl Sizes {
         tree_fanout: 3,
         tcp_conns: 4,
         timer_churn: 300,
+        fanout_tasks: 3,
+        fanout_work: 1_000,
+        latency_work: 100,
     };
 
     /// Nodes (= tasks) of one `async_tree`: 55,987 at 6 × 6.
@@ -361,6 +395,13 @@ pub fn measure_on<H: Host>(
         }
         Scenario::TcpEcho => host.run(tcp_echo(rt, s.tcp_conns, iters)),
         Scenario::TimerChurn => host.run(timed(timer_churn(rt, s.timer_churn, iters))),
+        Scenario::TimerChurnParallel => {
+            host.run(timed(timer_churn_parallel(rt, s.timer_churn, iters)))
+        }
+        Scenario::CpuFanout => {
+            host.run(timed(cpu_fanout(rt, s.fanout_tasks, s.fanout_work, iters)))
+        }
+        Scenario::SpawnLatency => host.run(spawn_latency(rt, s.latency_work, iters)),
     };
     let want = expected(scenario, sizes, iters);
     if got != want {
@@ -409,6 +450,14 @@ pub fn expected(scenario: Scenario, sizes: &Sizes, iters: u64) -> u64 {
             .flat_map(|c| (0..iters).map(move |i| tcp_word(c, i)))
             .fold(0u64, u64::wrapping_add),
         Scenario::TimerChurn => iters * s.timer_churn,
+        Scenario::TimerChurnParallel => {
+            iters * (s.timer_churn / CHURN_PARALLEL_TASKS) * CHURN_PARALLEL_TASKS
+        }
+        Scenario::CpuFanout => (0..s.fanout_tasks)
+            .map(|j| cpu_work(j, s.fanout_work))
+            .fold(0u64, u64::wrapping_add)
+            .wrapping_mul(iters),
+        Scenario::SpawnLatency => (1 + cpu_work(1, s.latency_work) + 2).wrapping_mul(iters),
     }
 }
 
@@ -468,6 +517,58 @@ async fn gather_mostly_ready<R: Rt>(rt: R, tasks: u64, iters: u64) -> u64 {
         }
     }
     sum
+}
+
+// ---------------------------------------------------------------------------------------------
+// the costs of eagerness
+
+/// `steps` rounds of a 64-bit mixing function from `seed`: CPU work that never waits (~4 ns a step here).
+pub fn cpu_work(seed: u64, steps: u64) -> u64 {
+    let mut x = seed;
+    for _ in 0..steps {
+        x = mix(black_box(x));
+    }
+    x
+}
+
+/// `cpu_fanout`: per round spawn `tasks` children of `work` steps each, then await them all.
+async fn cpu_fanout<R: Rt>(rt: R, tasks: u64, work: u64, iters: u64) -> u64 {
+    let mut handles = Vec::with_capacity(tasks as usize);
+    let mut sum = 0u64;
+    for _ in 0..iters {
+        for j in 0..tasks {
+            handles.push(rt.spawn(async move { cpu_work(j, work) }));
+        }
+        for h in handles.drain(..) {
+            sum = sum.wrapping_add(h.await);
+        }
+    }
+    sum
+}
+
+/// `spawn_latency`: per round, times the `spawn` calls of a ready child, a CPU-bound child
+/// (`work` steps) and a child that yields once, then awaits the three (not timed).
+async fn spawn_latency<R: Rt>(rt: R, work: u64, iters: u64) -> (Duration, u64) {
+    let mut spent = Duration::ZERO;
+    let mut sum = 0u64;
+    for _ in 0..iters {
+        let t0 = Instant::now();
+        let ready = rt.spawn(async { black_box(1u64) });
+        let t1 = Instant::now();
+        let cpu = rt.spawn(async move { cpu_work(1, work) });
+        let t2 = Instant::now();
+        let suspending = rt.spawn(async move {
+            rt.yield_now().await;
+            black_box(2u64)
+        });
+        let t3 = Instant::now();
+        spent += (t1 - t0) + (t2 - t1) + (t3 - t2);
+        sum = sum
+            .wrapping_add(ready.await)
+            .wrapping_add(cpu.await)
+            .wrapping_add(suspending.await);
+    }
+    (spent, sum)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -861,6 +962,23 @@ async fn timer_churn<R: Rt>(rt: R, n: u64, iters: u64) -> u64 {
             i = end;
             rt.yield_now().await;
         }
+    }
+    pending
+}
+
+/// Tasks of `timer_churn_parallel` (more than the workers, so that every worker has some).
+pub const CHURN_PARALLEL_TASKS: u64 = 8;
+
+/// `timer_churn_parallel`: [`CHURN_PARALLEL_TASKS`] tasks, each running `timer_churn` on its
+/// share of the `n` sleeps, spawned together and awaited.
+async fn timer_churn_parallel<R: Rt>(rt: R, n: u64, iters: u64) -> u64 {
+    let share = n / CHURN_PARALLEL_TASKS;
+    let tasks: Vec<_> = (0..CHURN_PARALLEL_TASKS)
+        .map(|_| rt.spawn(timer_churn(rt, share, iters)))
+        .collect();
+    let mut pending = 0u64;
+    for t in tasks {
+        pending += t.await;
     }
     pending
 }

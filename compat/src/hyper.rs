@@ -145,7 +145,7 @@ impl Timer for BriskTimer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        Box::pin(BriskSleep::new(brisk::time::sleep_until(deadline)))
+        Box::pin(BriskSleep::new(brisk::time::sleep_until(deadline.into())))
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
@@ -169,12 +169,12 @@ impl BriskSleep {
 
     /// The instant this sleep completes at.
     pub fn deadline(&self) -> Instant {
-        self.inner.deadline()
+        self.inner.deadline().into_std()
     }
 
     /// Moves the deadline.
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
-        self.get_mut().inner.reset(deadline);
+        self.get_mut().inner.reset(deadline.into());
     }
 
     /// The wrapped brisk sleep.

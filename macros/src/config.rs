@@ -10,7 +10,7 @@ use syn::{Expr, Lit, LitInt, Meta, Token};
 
 /// The comma-separated list of option names, as shown in error messages.
 pub(crate) const OPTION_NAMES: &str =
-    "flavor, worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat";
+    "flavor, worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, start_paused, tokio_compat";
 
 /// The option that picks the runtime flavor (not a `Builder` method: it picks the constructor).
 const FLAVOR: &str = "flavor";
@@ -33,16 +33,18 @@ pub(crate) enum Opt {
     EagerBudget,
     EagerDepth,
     GlobalQueueInterval,
+    StartPaused,
 }
 
 impl Opt {
     /// All options, in the order their builder calls are rendered.
-    pub(crate) const ALL: [Opt; 5] = [
+    pub(crate) const ALL: [Opt; 6] = [
         Opt::WorkerThreads,
         Opt::SpawnPolicy,
         Opt::EagerBudget,
         Opt::EagerDepth,
         Opt::GlobalQueueInterval,
+        Opt::StartPaused,
     ];
 
     /// The option's name, which is also the name of its `Builder` method.
@@ -53,6 +55,7 @@ impl Opt {
             Opt::EagerBudget => "eager_budget",
             Opt::EagerDepth => "eager_depth",
             Opt::GlobalQueueInterval => "global_queue_interval",
+            Opt::StartPaused => "start_paused",
         }
     }
 
@@ -64,6 +67,7 @@ impl Opt {
             Opt::EagerBudget => "eager_budget = 16",
             Opt::EagerDepth => "eager_depth = 8",
             Opt::GlobalQueueInterval => "global_queue_interval = 31",
+            Opt::StartPaused => "start_paused = true",
         }
     }
 
@@ -88,6 +92,8 @@ pub(crate) struct Config {
     pub(crate) eager_budget: Option<u32>,
     pub(crate) eager_depth: Option<u32>,
     pub(crate) global_queue_interval: Option<u32>,
+    /// `start_paused = true`: the runtime's clock starts paused (`Builder::start_paused`).
+    pub(crate) start_paused: Option<bool>,
     /// `tokio_compat`: run the body inside `brisk_compat::tokio::Compat`.
     pub(crate) tokio_compat: bool,
     /// `flavor = "current_thread" | "multi_thread"`.
@@ -262,6 +268,17 @@ impl Config {
                 }
                 self.global_queue_interval = Some(n);
             }
+            Opt::StartPaused => match peel(value) {
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Bool(b), ..
+                }) => self.start_paused = Some(b.value),
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        value,
+                        "`start_paused` expects `true` or `false`, e.g. `start_paused = true`",
+                    ))
+                }
+            },
         }
         Ok(())
     }
@@ -292,6 +309,7 @@ impl Config {
                 Opt::EagerBudget => self.eager_budget.map(u32_lit),
                 Opt::EagerDepth => self.eager_depth.map(u32_lit),
                 Opt::GlobalQueueInterval => self.global_queue_interval.map(u32_lit),
+                Opt::StartPaused => self.start_paused.map(|b| quote!(#b)),
             };
             if let Some(arg) = arg {
                 let method = syn::Ident::new(opt.name(), Span::call_site());
@@ -426,7 +444,7 @@ mod tests {
     fn all_options() {
         let config = parse_str(
             r#"worker_threads = 2, spawn_policy = "lazy", eager_budget = 16, eager_depth = 8,
-               global_queue_interval = 31,"#,
+               global_queue_interval = 31, start_paused = true,"#,
         )
         .unwrap();
         assert_eq!(
@@ -437,10 +455,27 @@ mod tests {
                 eager_budget: Some(16),
                 eager_depth: Some(8),
                 global_queue_interval: Some(31),
+                start_paused: Some(true),
                 tokio_compat: false,
                 flavor: None,
             }
         );
+    }
+
+    #[test]
+    fn start_paused_takes_a_bool_and_renders_its_builder_call() {
+        let config = parse(quote!(start_paused = true)).unwrap();
+        assert_eq!(config.start_paused, Some(true));
+        assert_eq!(
+            config.builder_calls().to_string(),
+            quote!(.start_paused(true)).to_string()
+        );
+        let err = parse(quote!(start_paused = 1)).unwrap_err();
+        assert!(
+            err.to_string().contains("expects `true` or `false`"),
+            "{err}"
+        );
+        assert!(parse(quote!(start_paused)).is_err(), "needs a value");
     }
 
     #[test]
@@ -508,11 +543,11 @@ mod tests {
     fn unknown_option() {
         assert_eq!(
             error_messages("foo = 1"),
-            ["unknown option `foo`, expected one of: flavor, worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat"]
+            ["unknown option `foo`, expected one of: flavor, worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, start_paused, tokio_compat"]
         );
         assert_eq!(
             error_messages("a::b = 1"),
-            ["unknown option `a::b`, expected one of: flavor, worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat"]
+            ["unknown option `a::b`, expected one of: flavor, worker_threads, spawn_policy, eager_budget, eager_depth, global_queue_interval, start_paused, tokio_compat"]
         );
     }
 

@@ -116,6 +116,7 @@
 //! | `eager_budget`          | integer literal (`u32`)                | `Builder` default | same            |
 //! | `eager_depth`           | integer literal (`u32`)                | `Builder` default | same            |
 //! | `global_queue_interval` | integer literal ≥ 1 (`u32`)            | `Builder` default | same            |
+//! | `start_paused`          | `true` or `false`: the clock starts paused (`brisk::time::pause`) | `false` | same |
 //!
 //! An option that is not given produces no `Builder` call at all.
 //!
@@ -134,7 +135,7 @@
 //!   declaration";
 //! * arguments, generics, or an item that is not a function;
 //! * an unknown option: "unknown option `foo`, expected one of: flavor, worker_threads,
-//!   spawn_policy, eager_budget, eager_depth, global_queue_interval, tokio_compat";
+//!   spawn_policy, eager_budget, eager_depth, global_queue_interval, start_paused, tokio_compat";
 //! * `worker_threads` with `flavor = "current_thread"`, or an unknown flavor;
 //! * a duplicate option, a value of the wrong type or out of range, an option without a value;
 //! * `#[test]` next to `#[brisk::test]`.
@@ -158,7 +159,7 @@ mod entry;
 /// The function must be `async` and take no arguments; any name, visibility and return type
 /// are accepted. `flavor = "current_thread"` builds the runtime with
 /// `Builder::new_current_thread()` (default: multi-thread); the other options (`worker_threads`,
-/// `spawn_policy`, `eager_budget`, `eager_depth`, `global_queue_interval`) are passed to
+/// `spawn_policy`, `eager_budget`, `eager_depth`, `global_queue_interval`, `start_paused`) are passed to
 /// `brisk::Builder`; options that are not given keep the `Builder` defaults. See the [crate documentation](crate) for the expansion and the options.
 ///
 /// ```

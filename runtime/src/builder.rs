@@ -22,29 +22,44 @@ use crate::Runtime;
 ///     .build()
 ///     .unwrap();
 /// rt.block_on(async {
-///     let h = brisk::spawn(async { 1 });
-///     assert!(!h.is_finished() || rt_is_multi_threaded());
-///     assert_eq!(h.await.unwrap(), 1);
+///     // Lazy: the child is queued and runs on a worker, never inside `spawn` on this thread.
+///     let here = std::thread::current().id();
+///     let h = brisk::spawn(async { std::thread::current().id() });
+///     assert_ne!(h.await.unwrap(), here);
 /// });
-/// # fn rt_is_multi_threaded() -> bool { true }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SpawnPolicy {
-    /// Poll the new task inline, at once, within the `eager_budget` and `eager_depth` limits
-    /// (the default).
+    /// Like `Eager`, but learns per spawn site (the default): a call site whose children run
+    /// long when polled inline (CPU-bound work, ~20 µs or more on average) is spawned lazily
+    /// for a while, so that its children are queued and other workers can steal them; it is
+    /// retried after a number of spawns that doubles while the site stays slow. The rule and
+    /// its constants are in brisk's `scheduler/eager.rs`.
     #[default]
+    Adaptive,
+    /// Poll the new task inline, at once, whenever the `eager_budget` (a count) and
+    /// `eager_depth` limits allow: the predictable mode, for tests. No clock is read, so
+    /// `eager_budget_time` does not apply and the outcome never depends on timing.
     Eager,
     /// Queue every new task, as tokio does.
     Lazy,
 }
+
+/// The default `eager_budget`: high enough that the time budget is what usually ends a tick's
+/// inline work (a gather of 1,000 ready children runs inline).
+const DEFAULT_EAGER_BUDGET: u32 = 1024;
+/// The default `eager_budget_time`.
+const DEFAULT_EAGER_BUDGET_TIME: Duration = Duration::from_micros(50);
 
 /// The settings a runtime is built from (validated).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) worker_threads: usize,
     pub(crate) eager_budget: u32,
+    pub(crate) eager_budget_time: Duration,
     pub(crate) eager_depth: u32,
     pub(crate) spawn_policy: SpawnPolicy,
+    pub(crate) stall_threshold: Option<Duration>,
     pub(crate) global_queue_interval: u32,
     pub(crate) event_interval: u32,
     pub(crate) thread_name: String,
@@ -57,6 +72,7 @@ pub(crate) struct Config {
     pub(crate) name: Option<String>,
     /// Unique among the runtimes of the process ([`Handle::id`](crate::Handle::id)).
     pub(crate) id: NonZeroU64,
+    pub(crate) start_paused: bool,
 }
 
 /// A thread hook given to the builder.
@@ -130,8 +146,10 @@ impl fmt::Debug for Hooks {
 pub struct Builder {
     worker_threads: Option<usize>,
     eager_budget: u32,
+    eager_budget_time: Duration,
     eager_depth: u32,
     spawn_policy: SpawnPolicy,
+    stall_threshold: Option<Duration>,
     global_queue_interval: u32,
     event_interval: u32,
     thread_name: String,
@@ -140,6 +158,7 @@ pub struct Builder {
     current_thread: bool,
     hooks: Hooks,
     name: Option<String>,
+    start_paused: bool,
 }
 
 impl Default for Builder {
@@ -149,15 +168,18 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Default settings: one worker per CPU, `Eager`, `eager_budget` 128, `eager_depth` 16,
-    /// `global_queue_interval` 61, threads named `brisk-worker-{index}`, at most 512
-    /// blocking-pool threads kept alive 10 s when idle.
+    /// Default settings: one worker per CPU, `Adaptive`, `eager_budget` 1024,
+    /// `eager_budget_time` 50 µs, `eager_depth` 16, `global_queue_interval` 61, threads named
+    /// `brisk-worker-{index}`, at most 512 blocking-pool threads kept alive 10 s when idle, and
+    /// the stall report at 1 s in debug builds (off in release builds).
     pub fn new() -> Builder {
         Builder {
             worker_threads: None,
-            eager_budget: 128,
+            eager_budget: DEFAULT_EAGER_BUDGET,
+            eager_budget_time: DEFAULT_EAGER_BUDGET_TIME,
             eager_depth: 16,
-            spawn_policy: SpawnPolicy::Eager,
+            spawn_policy: SpawnPolicy::Adaptive,
+            stall_threshold: cfg!(debug_assertions).then_some(Duration::from_secs(1)),
             global_queue_interval: 61,
             event_interval: 61,
             thread_name: "brisk-worker".to_string(),
@@ -166,6 +188,7 @@ impl Builder {
             current_thread: false,
             hooks: Hooks::default(),
             name: None,
+            start_paused: false,
         }
     }
 
@@ -204,9 +227,39 @@ impl Builder {
         self
     }
 
-    /// Inline polls allowed per tick (default 128). 0 turns eager spawning off.
+    /// Inline polls allowed per tick (default 1024). 0 turns eager spawning off.
     pub fn eager_budget(&mut self, n: u32) -> &mut Self {
         self.eager_budget = n;
+        self
+    }
+
+    /// Time a tick may spend on inline polls (default 50 µs): an inline poll starts only while
+    /// less than this has passed since the tick's first inline poll started, so a tick spends at
+    /// most this plus one inline poll on inline work. `Duration::ZERO` allows one inline poll
+    /// per tick. Not under [`SpawnPolicy::Eager`], which stays deterministic (count and depth
+    /// only, no clock).
+    ///
+    /// ```
+    /// let rt = brisk::Runtime::builder()
+    ///     .eager_budget_time(std::time::Duration::from_micros(20))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(async { brisk::spawn(async { 7 }).await.unwrap() }), 7);
+    /// ```
+    pub fn eager_budget_time(&mut self, budget: std::time::Duration) -> &mut Self {
+        self.eager_budget_time = budget;
+        self
+    }
+
+    /// The stall report: when one poll on a worker (queued or inline) has run longer than
+    /// `threshold`, brisk writes one line to stderr naming the worker, the duration and, for an
+    /// inline poll, the spawn site of the task, e.g. `brisk: worker 0 has been polling the task
+    /// spawned at src/main.rs:12:5 for 1.0 s (inline, in spawn). A blocking call or a lock held
+    /// across spawn?`. `None` turns it off. Default: 1 s in debug builds, off in release
+    /// builds. A watchdog thread samples the workers every `threshold / 4`; a worker publishes
+    /// each poll's start with a few atomic stores.
+    pub fn stall_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
+        self.stall_threshold = threshold;
         self
     }
 
@@ -216,7 +269,7 @@ impl Builder {
         self
     }
 
-    /// The spawn policy (default [`SpawnPolicy::Eager`]).
+    /// The spawn policy (default [`SpawnPolicy::Adaptive`]).
     pub fn spawn_policy(&mut self, policy: SpawnPolicy) -> &mut Self {
         self.spawn_policy = policy;
         self
@@ -337,6 +390,25 @@ impl Builder {
         self
     }
 
+    /// Starts the runtime with its clock paused (default `false`), as if
+    /// [`brisk::time::pause`](crate::time::pause) were called first: timers then fire only
+    /// through [`advance`](crate::time::advance) or when the runtime has nothing else to do
+    /// (auto-advance). For tests of time-dependent code.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = brisk::Builder::new().start_paused(true).build().unwrap();
+    /// rt.block_on(async {
+    ///     let start = brisk::time::Instant::now();
+    ///     brisk::time::sleep(Duration::from_secs(3600)).await; // returns at once
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+    /// });
+    /// ```
+    pub fn start_paused(&mut self, paused: bool) -> &mut Self {
+        self.start_paused = paused;
+        self
+    }
+
     /// Builds the runtime and starts its worker threads.
     ///
     /// # Errors
@@ -367,8 +439,10 @@ impl Builder {
         Runtime::start(Config {
             worker_threads,
             eager_budget: self.eager_budget,
+            eager_budget_time: self.eager_budget_time,
             eager_depth: self.eager_depth,
             spawn_policy: self.spawn_policy,
+            stall_threshold: self.stall_threshold,
             global_queue_interval: self.global_queue_interval,
             event_interval: self.event_interval,
             thread_name: self.thread_name.clone(),
@@ -378,6 +452,7 @@ impl Builder {
             hooks: self.hooks.clone(),
             name: self.name.clone(),
             id: next_runtime_id(),
+            start_paused: self.start_paused,
         })
     }
 }
@@ -401,8 +476,10 @@ impl fmt::Debug for Builder {
             .field("current_thread", &self.current_thread)
             .field("worker_threads", &self.worker_threads)
             .field("eager_budget", &self.eager_budget)
+            .field("eager_budget_time", &self.eager_budget_time)
             .field("eager_depth", &self.eager_depth)
             .field("spawn_policy", &self.spawn_policy)
+            .field("stall_threshold", &self.stall_threshold)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("event_interval", &self.event_interval)
             .field("thread_name", &self.thread_name)
@@ -410,6 +487,7 @@ impl fmt::Debug for Builder {
             .field("thread_keep_alive", &self.thread_keep_alive)
             .field("hooks", &self.hooks)
             .field("name", &self.name)
+            .field("start_paused", &self.start_paused)
             .finish()
     }
 }

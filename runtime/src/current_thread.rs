@@ -30,7 +30,7 @@ use crossbeam_deque::Worker;
 
 use crate::runtime::Handle;
 use crate::scheduler::context::{self, Context};
-use crate::scheduler::{steal_one, Shared};
+use crate::scheduler::{steal_one, worker, Shared};
 use crate::task::harness;
 use crate::task::raw::TaskRef;
 use crate::trace::{self, Source};
@@ -162,10 +162,16 @@ impl Drop for StopDriving<'_> {
         if self.searching.replace(false) {
             shared.idle.transition_from_searching();
         }
+        // Tasks that yielded here are woken (into the deque), then the deque and the next-task
+        // slot go to the injector.
+        worker::release_deferred();
         if let Some(local) = &self.ctx.local {
             while let Some(task) = local.pop() {
                 shared.push_remote(task);
             }
+        }
+        if let Some(task) = shared.next[0].take() {
+            shared.push_remote(task);
         }
         crate::coop::set_budget(None);
     }
@@ -186,6 +192,7 @@ fn drive<F: Future>(
     ));
     let ctx = enter.context();
     let searching = Cell::new(false);
+    let slot_run = Cell::new(0u32);
     let stop = StopDriving {
         ctx,
         searching: &searching,
@@ -213,7 +220,7 @@ fn drive<F: Future>(
         // the tasks).
         let mut ran = 0;
         while ran < shared.config.event_interval {
-            let Some((task, source)) = next_task(ctx, &searching) else {
+            let Some((task, source)) = next_task(ctx, &searching, &slot_run) else {
                 break;
             };
             run_task(ctx, task, source);
@@ -222,13 +229,30 @@ fn drive<F: Future>(
         if ran > 0 || main.notified.load(Ordering::Acquire) {
             continue;
         }
+        if worker::has_deferred() {
+            // Only yielded tasks are left: turn the driver, then run them again.
+            turn_driver(shared);
+            continue;
+        }
         park(ctx, &searching);
     }
 }
 
-/// The next queued task: the injector first every `global_queue_interval` ticks, then the
-/// local deque, then the injector. Turns the driver every `event_interval` ticks.
-fn next_task(ctx: &Context, searching: &Cell<bool>) -> Option<(TaskRef, Source)> {
+/// A turn of the driver without blocking, then the tasks that yielded since the last one
+/// (as on a worker: `yield_now` defers its wake-up to the next driver turn).
+fn turn_driver(shared: &Shared) {
+    let turned = shared.poll_driver_nonblocking();
+    trace::driver_turn(!turned);
+    worker::release_deferred();
+}
+
+/// The next queued task: the next-task slot, the injector first every
+/// `global_queue_interval` ticks, then the local deque, then the injector. Turns the driver every `event_interval` ticks.
+fn next_task(
+    ctx: &Context,
+    searching: &Cell<bool>,
+    slot_run: &Cell<u32>,
+) -> Option<(TaskRef, Source)> {
     let shared = ctx.shared();
     let local = ctx
         .local
@@ -236,8 +260,22 @@ fn next_task(ctx: &Context, searching: &Cell<bool>) -> Option<(TaskRef, Source)>
         .expect("the driving thread has a local queue");
     let tick = ctx.tick.get() + 1;
     if tick % u64::from(shared.config.event_interval) == 0 {
-        shared.poll_driver_nonblocking();
+        turn_driver(shared);
     }
+    // The next-task slot first (at most `MAX_SLOT_POLLS` in a row, while the coop budget
+    // lasts), as on a worker.
+    if let Some(task) = shared.next[0].take() {
+        if slot_run.get() < worker::MAX_SLOT_POLLS && crate::coop::budget() != Some(0) {
+            slot_run.set(slot_run.get() + 1);
+            if searching.replace(false) {
+                shared.idle.transition_from_searching();
+            }
+            return Some((task, Source::Slot));
+        }
+        trace::slot_move(task.header().id);
+        local.push(task);
+    }
+    slot_run.set(0);
     let found = if tick % u64::from(shared.config.global_queue_interval) == 0 {
         steal_one(|| shared.injector.steal())
             .map(|t| (t, Source::Injector))

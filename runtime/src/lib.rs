@@ -66,29 +66,38 @@
 //! # The eager policy and its knobs
 //!
 //! A spawn on a worker (or inside [`Runtime::block_on`]) is polled inline when the policy asks
-//! for it, the tick's budget is not spent and the nesting depth allows it. A *tick* is one poll of
-//! a task taken from a queue; the budget resets at each tick.
+//! for it, the tick's budgets are not spent and the nesting depth allows it. A *tick* is one poll
+//! of a task taken from a queue; the budgets reset at each tick.
 //!
-//! - [`Builder::eager_budget`]: inline polls per tick (default 128). Bounds how long eager work
-//!   can delay queued work. 0 turns eager spawning off.
+//! - [`Builder::eager_budget_time`]: time a tick may spend on inline polls (default 50 µs; an
+//!   inline poll starts only while less has passed since the tick's first one). Bounds how long
+//!   eager work can delay queued work. Not under `Eager`, which reads no clock.
+//! - [`Builder::eager_budget`]: inline polls per tick (default 1024). 0 turns eager spawning off.
 //! - [`Builder::eager_depth`]: maximum inline nesting (default 16), so recursive spawning never
 //!   overflows the stack; deeper spawns are queued.
-//! - [`Builder::spawn_policy`]: [`SpawnPolicy::Eager`] (default) or [`SpawnPolicy::Lazy`]
-//!   (queue every spawn, as tokio does), and per call [`spawn_eager`] / [`spawn_lazy`].
+//! - [`Builder::spawn_policy`]: [`SpawnPolicy::Adaptive`] (default: eager, but a call site whose
+//!   children run long inline is spawned lazily for a while, so that idle workers can steal
+//!   them), [`SpawnPolicy::Eager`] (inline whenever the count budget and depth allow: the
+//!   deterministic mode, for tests) or [`SpawnPolicy::Lazy`] (queue every spawn, as tokio does),
+//!   and per call [`spawn_eager`] / [`spawn_lazy`].
 //! - Awaiting the [`JoinHandle`] of a task that is queued but not started claims it and polls it
-//!   inline, under the same limits (await-inlining, `Eager` only).
+//!   inline, under the same limits (await-inlining, not under `Lazy`).
+//! - [`Builder::stall_threshold`]: a poll running longer (default 1 s in debug builds, off in
+//!   release builds) is reported on stderr with its worker and spawn site.
 //! - [`Builder::global_queue_interval`] and [`Builder::event_interval`] (default 61 each): how
 //!   often a busy worker still looks at the shared queue and at I/O and timers.
-//! - [`RuntimeMetrics`] counts what happened: `eager_completed`, `eager_suspended`,
-//!   `eager_deferred`, `await_inlined`, `steals`.
+//! - [`RuntimeMetrics`] counts what happened: `polls` (all of them) and `queued_polls`,
+//!   `eager_completed`, `eager_suspended`, `eager_deferred`, `adaptive_deferred`,
+//!   `sites_demoted`, `eager_time`, `await_inlined`, `steals`.
 //!
 //! **When to use `Lazy`** (for one call with [`spawn_lazy`], or for the runtime):
 //! - the parent holds a `std::sync::Mutex`/`RwLock` guard across `spawn` and the child takes the
 //!   same lock (eager: deadlock; see *Migrating from tokio*);
 //! - the parent sets state *after* `spawn` that the child's first step must see;
-//! - the children are CPU-heavy and ready at once: eager runs them one after another on the
-//!   spawning worker (up to the budget) where queued tasks would be stolen by idle workers and
-//!   run in parallel (or use [`task::spawn_blocking`] for blocking work);
+//! - the children are CPU-heavy and ready at once: eager runs them on the spawning worker
+//!   where queued tasks would be stolen by idle workers and run in parallel. `Adaptive` learns
+//!   this per call site after the first long child (and the time budget stops a tick's inline
+//!   work after one), `Eager` does not (use [`task::spawn_blocking`] for blocking work);
 //! - you want to measure: `Eager` against `Lazy` is one builder call, and the benchmarks report
 //!   both.
 //!
@@ -100,7 +109,7 @@
 //! | | bound |
 //! |---|---|
 //! | F1 depth | the inline nesting depth never exceeds `eager_depth` |
-//! | F2 budget | between two queue pops on a worker there are at most `eager_budget` inline polls |
+//! | F2 budget | between two queue pops on a worker there are at most `eager_budget` inline polls, and (except under `Eager`) no inline poll starts once `eager_budget_time` has passed since the tick's first inline poll started: a tick spends at most `eager_budget_time` plus one inline poll on inline work (unit tests of `scheduler/eager.rs`, on a deterministic clock) |
 //! | F3 local delay | a task queued behind k others on a worker is polled after at most k·(1 + `eager_budget`) + c polls of other tasks, c = `eager_budget` (the rest of the tick it was queued in) |
 //! | F4 injector | a worker with local work still takes from the injector at least every `global_queue_interval` ticks |
 //! | F5 liveness | every spawned task completes or is cancelled, every `JoinHandle` resolves, no wake-up is lost |
@@ -144,8 +153,9 @@
 //! | `task::spawn_blocking`, `task::block_in_place` | [`task::spawn_blocking`], [`task::block_in_place`] (multi-thread runtime; panics on the current-thread one, as tokio's) |
 //! | `task::{spawn_local, LocalSet}` | [`task::spawn_local`] (eager first poll, like [`spawn`]), [`task::LocalSet`] (`run_until`, `block_on`, `spawn_local`, awaited as a future) |
 //! | `task::JoinSet` | [`task::TaskGroup`], also named [`task::JoinSet`] (children start eagerly): `spawn`, `spawn_on`, `spawn_blocking(_on)`, `join_next(_with_id)`, `try_join_next(_with_id)`, `join_all`, `abort_all`, `shutdown`, `detach_all`, `Extend`, `FromIterator` |
-//! | `time::{sleep, sleep_until, timeout, interval, interval_at, Sleep, Interval}` | [`time::sleep`], [`time::sleep_until`], [`time::timeout`], [`time::interval`], [`time::interval_at`], [`time::Sleep`] (`Unpin`: `reset` without pinning), [`time::Interval`] |
-//! | `time::Instant`, `time::error::Elapsed` | [`time::Instant`] (= `std::time::Instant`), [`time::error::Elapsed`] |
+//! | `time::{sleep, sleep_until, timeout, timeout_at, interval, interval_at, Sleep, Interval, MissedTickBehavior}` | [`time::sleep`], [`time::sleep_until`], [`time::timeout`], [`time::timeout_at`], [`time::interval`], [`time::interval_at`], [`time::Sleep`] (`Unpin`: `reset` without pinning), [`time::Interval`], [`time::MissedTickBehavior`] |
+//! | `time::{pause, resume, advance}`, `#[tokio::test(start_paused = true)]` | [`time::pause`], [`time::resume`], [`time::advance`], `#[brisk::test(start_paused = true)]`, `Builder::start_paused` |
+//! | `time::Instant`, `time::error::Elapsed` | [`time::Instant`] (brisk's own, convertible to and from `std::time::Instant`; paused time shows in it), [`time::error::Elapsed`] |
 //! | `net::{TcpListener, TcpStream, TcpSocket, UdpSocket, UnixListener, UnixStream, UnixDatagram}` | [`net::TcpListener`], [`net::TcpStream`], [`net::TcpSocket`], [`net::UdpSocket`], [`net::UnixListener`], [`net::UnixStream`], [`net::UnixDatagram`], with `split`/`into_split` and the readiness API |
 //! | `fs`, `signal` | [`fs`], [`signal`] |
 //! | `io::{AsyncRead, AsyncWrite}` | the streams implement `futures_io`'s traits ([`io::AsyncRead`], [`io::AsyncWrite`]) and, with the `tokio-io` feature of `brisk` (or `brisk-compat`), tokio's |

@@ -117,6 +117,15 @@ impl Sched {
         }
     }
 
+    /// A model thread acting as a worker: pops one entry (waiting for it) and runs it.
+    fn worker(&self) -> thread::JoinHandle<()> {
+        let s = self.clone();
+        thread::spawn(move || {
+            let entry = s.pop_wait();
+            harness::run_queued(&s, entry);
+        })
+    }
+
     /// Runs every queued entry (after the model's threads joined).
     fn drain(&self) {
         while let Some(t) = self.pop() {
@@ -310,13 +319,7 @@ fn loom_wake_steal_complete_free() {
         assert!(!finished);
         drop(handle); // detached: only the owned list, the entry and the waker hold it
         let waking = thread::spawn(move || signal.set());
-        let worker = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let entry = s.pop_wait();
-                harness::run_queued(&s, entry);
-            })
-        };
+        let worker = s.worker();
         waking.join().unwrap();
         worker.join().unwrap();
         s.drain();
@@ -334,13 +337,7 @@ fn loom_wake_races_poll() {
         let signal = Signal::new();
         let (fut, counts) = wait(&signal);
         let handle = spawn_queued(&s, fut);
-        let worker = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let entry = s.pop_wait();
-                harness::run_queued(&s, entry);
-            })
-        };
+        let worker = s.worker();
         let waking = thread::spawn(move || signal.set());
         worker.join().unwrap();
         waking.join().unwrap();
@@ -349,6 +346,77 @@ fn loom_wake_races_poll() {
         assert!(counts.polls.load(Relaxed) <= 2);
         assert_eq!(counts.future_drops.load(Relaxed), 1);
         assert_eq!(counts.output_drops.load(Relaxed), 1);
+    });
+}
+
+/// Pending until `flag` is set; never registers a waker itself (the models wake it with
+/// wakers made from the task, as a channel that already holds one would).
+struct UntilSet(Arc<AtomicBool>);
+
+impl Future for UntilSet {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<u32> {
+        if self.0.load(Acquire) {
+            Poll::Ready(OUTPUT)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// A waker of the task behind `handle` (a clone of the one its polls get).
+fn task_waker<T>(handle: &JoinHandle<T>) -> Waker {
+    // SAFETY: the handle keeps the task alive for the call; the clone holds its own reference.
+    let borrowed = raw::waker_ref(unsafe { handle_ptr(handle) });
+    (*borrowed).clone()
+}
+
+/// Two wakers (one by reference, one by value) racing a poll from two threads: no lost
+/// wake-up, the references the wakes add are counted (the cell is freed exactly once).
+#[test]
+fn loom_two_wakes_race_poll() {
+    model(|| {
+        let s = Sched::new();
+        let flag = Arc::new(AtomicBool::new(false));
+        let handle = spawn_queued(&s, UntilSet(flag.clone()));
+        let (a, b) = (task_waker(&handle), task_waker(&handle));
+        let worker = s.worker();
+        let waking = thread::spawn(move || {
+            flag.store(true, Release);
+            a.wake_by_ref();
+            drop(a);
+        });
+        b.wake();
+        worker.join().unwrap();
+        waking.join().unwrap();
+        s.drain();
+        assert_eq!(join_now(handle).unwrap(), OUTPUT, "lost wake-up");
+    });
+}
+
+/// Regression (found by the model above, before issue 12): a `wake_by_ref` that finds the task
+/// already `NOTIFIED` must still publish what the waker wrote before it to the poll that
+/// consumes that notification; if the wake wrote nothing, the worker's `transition_to_running`
+/// would not synchronize with it, the poll could read the old flag and return `Pending`, and
+/// nobody would wake the task again.
+#[test]
+fn loom_wake_by_ref_on_notified_task_is_not_lost() {
+    model(|| {
+        let s = Sched::new();
+        let flag = Arc::new(AtomicBool::new(false));
+        // Queued: NOTIFIED, with its entry.
+        let handle = spawn_queued(&s, UntilSet(flag.clone()));
+        let waker = task_waker(&handle);
+        let waking = thread::spawn(move || {
+            flag.store(true, Release);
+            waker.wake_by_ref();
+            drop(waker);
+        });
+        let entry = s.pop_wait();
+        harness::run_queued(&s, entry);
+        waking.join().unwrap();
+        s.drain();
+        assert_eq!(join_now(handle).unwrap(), OUTPUT, "lost wake-up");
     });
 }
 
@@ -492,19 +560,38 @@ fn loom_await_inline_races_queue_pop() {
             c.polls.fetch_add(1, Relaxed);
             OUTPUT
         });
-        let worker = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let entry = s.pop_wait();
-                harness::run_queued(&s, entry);
-            })
-        };
+        let worker = s.worker();
         // SAFETY: the handle holds a reference to the task for the call.
         let ptr = unsafe { handle_ptr(&handle) };
         let _ran_here = harness::claim_and_poll(&s, ptr);
         worker.join().unwrap();
         assert_eq!(counts.polls.load(Relaxed), 1, "polled twice (or never)");
         assert_eq!(join_now(handle).unwrap(), OUTPUT);
+    });
+}
+
+/// Await-inlining claims a queued task and polls it while a wake lands during that poll and a
+/// worker pops the task's original entry: the entry must not start a second, concurrent poll
+/// of the task that is `NOTIFIED` again but still `RUNNING` (loom reports two accesses to the
+/// future at once).
+#[test]
+fn loom_await_inline_races_queue_pop_and_wake() {
+    model(|| {
+        let s = Sched::new();
+        let flag = Arc::new(AtomicBool::new(false));
+        let handle = spawn_queued(&s, UntilSet(flag.clone()));
+        let waker = task_waker(&handle);
+        let waking = thread::spawn(move || {
+            flag.store(true, Release);
+            waker.wake();
+        });
+        let worker = s.worker();
+        // SAFETY: the handle holds a reference to the task for the call.
+        let _ = harness::claim_and_poll(&s, unsafe { handle_ptr(&handle) });
+        waking.join().unwrap();
+        worker.join().unwrap();
+        s.drain();
+        assert_eq!(join_now(handle).unwrap(), OUTPUT, "lost wake-up");
     });
 }
 
@@ -549,8 +636,10 @@ mod parker {
         let config = Config {
             worker_threads: 1,
             eager_budget: 0,
+            eager_budget_time: std::time::Duration::ZERO,
             eager_depth: 0,
             spawn_policy: SpawnPolicy::Eager,
+            stall_threshold: None,
             global_queue_interval: 61,
             event_interval: 61,
             thread_name: "loom".into(),
@@ -560,6 +649,7 @@ mod parker {
             hooks: Default::default(),
             name: None,
             id: std::num::NonZeroU64::MIN,
+            start_paused: false,
         };
         std::sync::Arc::new(Shared::new(config, Box::new([])).expect("a reactor"))
     }

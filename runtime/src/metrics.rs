@@ -17,10 +17,17 @@ use crate::scheduler::Shared;
 #[derive(Default)]
 pub(crate) struct WorkerMetrics {
     pub(crate) spawned: AtomicU64,
+    /// Queued polls and `block_on` polls (`RuntimeMetrics::queued_polls`).
     pub(crate) polls: AtomicU64,
     pub(crate) eager_completed: AtomicU64,
     pub(crate) eager_suspended: AtomicU64,
     pub(crate) eager_deferred: AtomicU64,
+    pub(crate) eager_time_limited: AtomicU64,
+    pub(crate) adaptive_deferred: AtomicU64,
+    pub(crate) sites_demoted: AtomicU64,
+    pub(crate) eager_ticks: AtomicU64,
+    /// Nanoseconds.
+    pub(crate) eager_time: AtomicU64,
     pub(crate) await_inlined: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) injector_pops: AtomicU64,
@@ -30,6 +37,8 @@ pub(crate) struct WorkerMetrics {
 pub(crate) struct Metrics {
     workers: Box<[CachePadded<WorkerMetrics>]>,
     external: CachePadded<WorkerMetrics>,
+    /// The polls the workers run now, and the stall watchdog (`scheduler/eager.rs`).
+    pub(crate) watch: crate::scheduler::eager::Watch,
 }
 
 impl Metrics {
@@ -37,19 +46,31 @@ impl Metrics {
         Metrics {
             workers: (0..num_workers).map(|_| CachePadded::default()).collect(),
             external: CachePadded::default(),
+            watch: crate::scheduler::eager::Watch::new(num_workers),
         }
     }
 
     /// Adds one to the counter `pick` selects, for worker `worker` (or the external slot).
     #[inline]
     pub(crate) fn count(&self, worker: Option<usize>, pick: impl Fn(&WorkerMetrics) -> &AtomicU64) {
+        self.add(worker, pick, 1);
+    }
+
+    /// Adds `n` to the counter `pick` selects, for worker `worker` (or the external slot).
+    #[inline]
+    pub(crate) fn add(
+        &self,
+        worker: Option<usize>,
+        pick: impl Fn(&WorkerMetrics) -> &AtomicU64,
+        n: u64,
+    ) {
         match worker {
             Some(i) => {
                 let c = pick(&self.workers[i]);
-                c.store(c.load(Relaxed) + 1, Relaxed);
+                c.store(c.load(Relaxed) + n, Relaxed);
             }
             None => {
-                pick(&self.external).fetch_add(1, Relaxed);
+                pick(&self.external).fetch_add(n, Relaxed);
             }
         }
     }
@@ -74,6 +95,9 @@ impl Metrics {
 /// assert_eq!(m.num_workers(), 2);
 /// assert_eq!(m.spawned_tasks(), 1);
 /// assert_eq!(m.eager_completed(), 1);
+/// // Every poll: the `block_on` future's one poll and its child's inline one.
+/// assert_eq!(m.queued_polls(), 1);
+/// assert_eq!(m.polls(), 2);
 /// ```
 #[derive(Clone)]
 pub struct RuntimeMetrics {
@@ -91,8 +115,16 @@ impl RuntimeMetrics {
         self.shared.metrics.sum(|m| &m.spawned)
     }
 
-    /// Task polls taken from a queue (ticks), plus polls of `block_on` futures.
+    /// Every poll of a task or of a `block_on` future, queued or inline:
+    /// [`queued_polls`](Self::queued_polls) + [`eager_completed`](Self::eager_completed) +
+    /// [`eager_suspended`](Self::eager_suspended) + [`await_inlined`](Self::await_inlined).
     pub fn polls(&self) -> u64 {
+        self.queued_polls() + self.eager_completed() + self.eager_suspended() + self.await_inlined()
+    }
+
+    /// Polls of tasks taken from a queue (the ticks), plus polls of `block_on` futures; no
+    /// inline poll.
+    pub fn queued_polls(&self) -> u64 {
         self.shared.metrics.sum(|m| &m.polls)
     }
 
@@ -106,9 +138,40 @@ impl RuntimeMetrics {
         self.shared.metrics.sum(|m| &m.eager_suspended)
     }
 
-    /// Spawns eligible for an inline poll that were queued instead (budget or depth spent).
+    /// Spawns eligible for an inline poll that were queued instead (count or time budget, or
+    /// depth, spent). Does not include [`adaptive_deferred`](Self::adaptive_deferred).
     pub fn eager_deferred(&self) -> u64 {
         self.shared.metrics.sum(|m| &m.eager_deferred)
+    }
+
+    /// Ticks whose inline polls were cut short by `eager_budget_time` (once per such tick).
+    pub fn eager_time_limited(&self) -> u64 {
+        self.shared.metrics.sum(|m| &m.eager_time_limited)
+    }
+
+    /// Spawns queued by [`SpawnPolicy::Adaptive`](crate::SpawnPolicy::Adaptive) because their
+    /// spawn site was demoted (its inline polls ran long).
+    pub fn adaptive_deferred(&self) -> u64 {
+        self.shared.metrics.sum(|m| &m.adaptive_deferred)
+    }
+
+    /// Times a spawn site was demoted by [`SpawnPolicy::Adaptive`](crate::SpawnPolicy::Adaptive)
+    /// (on some thread; a site demoted again after its probe counts again).
+    pub fn sites_demoted(&self) -> u64 {
+        self.shared.metrics.sum(|m| &m.sites_demoted)
+    }
+
+    /// Ticks that ran at least one inline poll.
+    pub fn eager_ticks(&self) -> u64 {
+        self.shared.metrics.sum(|m| &m.eager_ticks)
+    }
+
+    /// Inline time summed over [`eager_ticks`](Self::eager_ticks): per tick, from the start of
+    /// its first inline poll to the end of its last (the parent's work in between included),
+    /// the quantity `eager_budget_time` bounds. Divide by `eager_ticks` for the mean per tick.
+    /// A tick is added when the next one starts.
+    pub fn eager_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.shared.metrics.sum(|m| &m.eager_time))
     }
 
     /// Queued tasks run inline by awaiting their `JoinHandle`.
@@ -138,9 +201,15 @@ impl fmt::Debug for RuntimeMetrics {
             .field("num_workers", &self.num_workers())
             .field("spawned_tasks", &self.spawned_tasks())
             .field("polls", &self.polls())
+            .field("queued_polls", &self.queued_polls())
             .field("eager_completed", &self.eager_completed())
             .field("eager_suspended", &self.eager_suspended())
             .field("eager_deferred", &self.eager_deferred())
+            .field("eager_time_limited", &self.eager_time_limited())
+            .field("adaptive_deferred", &self.adaptive_deferred())
+            .field("sites_demoted", &self.sites_demoted())
+            .field("eager_ticks", &self.eager_ticks())
+            .field("eager_time", &self.eager_time())
             .field("await_inlined", &self.await_inlined())
             .field("steals", &self.steals())
             .field("injector_pops", &self.injector_pops())

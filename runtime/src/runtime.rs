@@ -10,10 +10,9 @@ use std::future::Future;
 use std::io;
 use std::num::NonZeroU64;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::Worker;
@@ -22,6 +21,7 @@ use crate::builder::{Builder, Config};
 use crate::metrics::RuntimeMetrics;
 use crate::scheduler::context::{self, Context};
 use crate::scheduler::eager::{self, Mode};
+use crate::scheduler::park::ThreadParker;
 use crate::scheduler::{worker, Shared};
 use crate::task::JoinHandle;
 
@@ -311,6 +311,14 @@ impl Handle {
 
     /// Spawns a task on this runtime from any thread: eagerly if this thread runs the
     /// runtime's tasks, otherwise through the injector queue.
+    ///
+    /// Called from a task or `block_on` of this runtime it **may run the child before it
+    /// returns**, exactly as [`brisk::spawn`](crate::spawn) does, with the same hazards: a
+    /// `std::sync::Mutex` guard held across the call while the child takes the same lock
+    /// deadlocks the thread (in debug builds the stall report names this call's line after
+    /// 1 s, see [`Builder::stall_threshold`](crate::Builder::stall_threshold)), and state set
+    /// after the call is not seen by the child's first step. From any other thread the child
+    /// is queued and runs on a worker.
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -451,24 +459,6 @@ impl fmt::Debug for EnterGuard {
     }
 }
 
-/// Wakes the thread blocked in `block_on`.
-struct ThreadWaker {
-    thread: Thread,
-    notified: AtomicBool,
-}
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if !self.notified.swap(true, Ordering::Release) {
-            self.thread.unpark();
-        }
-    }
-}
-
 /// Clears the coop budget when `block_on` returns (also by panic).
 struct ResetBudget;
 
@@ -493,11 +483,16 @@ fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     let enter = context::enter(Context::new(handle.clone(), None, None));
     let ctx = enter.context();
     let _reset = ResetBudget;
-    let thread_waker = Arc::new(ThreadWaker {
-        thread: thread::current(),
-        notified: AtomicBool::new(false),
-    });
-    let waker = Waker::from(thread_waker.clone());
+    // Counts this thread as running with the runtime's clock (paused time) until `finish`.
+    let parker = Arc::new(ThreadParker::new(&handle.shared));
+    struct Finish<'a>(&'a ThreadParker);
+    impl Drop for Finish<'_> {
+        fn drop(&mut self) {
+            self.0.finish();
+        }
+    }
+    let _finish = Finish(&parker);
+    let waker = Waker::from(parker.clone());
     let mut cx = TaskContext::from_waker(&waker);
     let mut future = pin!(future);
     loop {
@@ -510,8 +505,6 @@ fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
             enter.check_in_order();
             return out;
         }
-        while !thread_waker.notified.swap(false, Ordering::Acquire) {
-            thread::park();
-        }
+        parker.park(&handle.shared);
     }
 }

@@ -5,7 +5,13 @@
 //! Deadlock freedom by construction: a child waits for `tokens` wake-ups through its own
 //! channel before anything else; its parent sends every missing token before it awaits the
 //! child, and at its end sends the rest and awaits every child it has not awaited yet.
+//!
+//! Observed steps (bound F6 in `docs/FAIRNESS.md`): [`Node::run_root_logged`] also appends every
+//! step of every task to a [`StepLog`] (one lock, so the log is a linear order of the steps),
+//! and [`Node::expected_steps`] computes, without any runtime, the sequence of steps each task
+//! must show. [`StepLog::check`] then checks that the run was a legal execution of the program.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -89,12 +95,108 @@ impl Node {
         self.run(inbox)
     }
 
+    /// [`run_root`](Node::run_root), appending every step of this task and of its
+    /// descendants to `log`; the root's path is `[root]`.
+    pub fn run_root_logged(
+        self,
+        log: Arc<StepLog>,
+        root: u32,
+    ) -> Pin<Box<dyn Future<Output = u64> + Send>> {
+        let inbox = Arc::new(Tokens::default());
+        for _ in 0..self.tokens {
+            inbox.send();
+        }
+        self.run_logged(inbox, Some((log, vec![root])))
+    }
+
     /// Runs the task on the current brisk runtime (inside a task or `block_on`); it first
     /// takes `tokens` tokens from `inbox`.
     pub fn run(self, inbox: Arc<Tokens>) -> Pin<Box<dyn Future<Output = u64> + Send>> {
+        self.run_logged(inbox, None)
+    }
+
+    /// The steps this task (path `path`) and its descendants must show, in program order,
+    /// computed without any runtime: the mirror of what `run_logged` logs.
+    pub fn expected_steps(&self, path: &[u32], out: &mut HashMap<Vec<u32>, Vec<Step>>) {
+        let mut steps = vec![Step::Start];
+        steps.extend((0..self.tokens).map(Step::Recv));
+        // (missing tokens, awaited) per child slot.
+        let mut children: Vec<(u8, bool)> = Vec::new();
+        let child_path = |i: usize| {
+            let mut p = path.to_vec();
+            p.push(i as u32);
+            p
+        };
+        for (j, op) in self.ops.iter().enumerate() {
+            match op {
+                Op::Spawn { child, .. } => {
+                    let i = children.len();
+                    steps.push(Step::Spawning(i as u32));
+                    child.expected_steps(&child_path(i), out);
+                    children.push((child.tokens, false));
+                }
+                Op::Await(i) => {
+                    if !children.is_empty() {
+                        let k = i % children.len();
+                        let c = &mut children[k];
+                        if !c.1 {
+                            c.1 = true;
+                            for _ in 0..std::mem::take(&mut c.0) {
+                                steps.push(Step::Send(k as u32));
+                            }
+                            steps.push(Step::Joined(k as u32));
+                        }
+                    }
+                }
+                Op::Signal(i) => {
+                    if !children.is_empty() {
+                        let k = i % children.len();
+                        if children[k].0 > 0 {
+                            children[k].0 -= 1;
+                            steps.push(Step::Send(k as u32));
+                        }
+                    }
+                }
+                Op::Yield | Op::Compute(_) => {}
+            }
+            steps.push(Step::Op(j as u32));
+        }
+        for (k, c) in children.iter_mut().enumerate() {
+            for _ in 0..std::mem::take(&mut c.0) {
+                steps.push(Step::Send(k as u32));
+            }
+        }
+        for (k, c) in children.iter().enumerate() {
+            if !c.1 {
+                steps.push(Step::Joined(k as u32));
+            }
+        }
+        steps.push(Step::Done);
+        out.insert(path.to_vec(), steps);
+    }
+
+    fn run_logged(
+        self,
+        inbox: Arc<Tokens>,
+        log: Option<(Arc<StepLog>, Vec<u32>)>,
+    ) -> Pin<Box<dyn Future<Output = u64> + Send>> {
         Box::pin(async move {
-            for _ in 0..self.tokens {
+            let step = |s: Step| {
+                if let Some((log, path)) = &log {
+                    log.push(path, s);
+                }
+            };
+            let child_log = |i: usize| {
+                log.as_ref().map(|(log, path)| {
+                    let mut p = path.clone();
+                    p.push(i as u32);
+                    (log.clone(), p)
+                })
+            };
+            step(Step::Start);
+            for k in 0..self.tokens {
                 inbox.recv().await;
+                step(Step::Recv(k));
             }
             let mut h = mix(0xCBF2_9CE4_8422_2325, u64::from(self.tokens));
             struct Child {
@@ -104,12 +206,13 @@ impl Node {
                 awaited: bool,
             }
             let mut children: Vec<Child> = Vec::new();
-            for op in self.ops {
+            for (j, op) in self.ops.into_iter().enumerate() {
                 match op {
                     Op::Spawn { child, lazy } => {
                         let inbox = Arc::new(Tokens::default());
                         let missing = child.tokens;
-                        let fut = child.run(inbox.clone());
+                        step(Step::Spawning(children.len() as u32));
+                        let fut = child.run_logged(inbox.clone(), child_log(children.len()));
                         let handle = if lazy {
                             brisk::spawn_lazy(fut)
                         } else {
@@ -123,13 +226,16 @@ impl Node {
                         });
                     }
                     Op::Await(i) => {
+                        let n = children.len();
                         if let Some(c) = pick(&mut children, i) {
                             if !c.awaited {
                                 c.awaited = true;
                                 for _ in 0..std::mem::take(&mut c.missing) {
+                                    step(Step::Send((i % n) as u32));
                                     c.inbox.send();
                                 }
                                 let r = c.handle.take().expect("awaited once").await;
+                                step(Step::Joined((i % n) as u32));
                                 h = mix(h, r.expect("child task failed"));
                             }
                         }
@@ -139,9 +245,11 @@ impl Node {
                         h = mix(h, 1);
                     }
                     Op::Signal(i) => {
+                        let n = children.len();
                         if let Some(c) = pick(&mut children, i) {
                             if c.missing > 0 {
                                 c.missing -= 1;
+                                step(Step::Send((i % n) as u32));
                                 c.inbox.send();
                             }
                         }
@@ -149,18 +257,22 @@ impl Node {
                     }
                     Op::Compute(x) => h = mix(h, u64::from(x) << 16 | 3),
                 }
+                step(Step::Op(j as u32));
             }
-            for c in children.iter_mut() {
+            for (k, c) in children.iter_mut().enumerate() {
                 for _ in 0..std::mem::take(&mut c.missing) {
+                    step(Step::Send(k as u32));
                     c.inbox.send();
                 }
             }
-            for c in children {
+            for (k, c) in children.into_iter().enumerate() {
                 if !c.awaited {
                     let r = c.handle.expect("not awaited yet").await;
+                    step(Step::Joined(k as u32));
                     h = mix(h, r.expect("child task failed"));
                 }
             }
+            step(Step::Done);
             h
         })
     }
@@ -206,5 +318,116 @@ impl Tokens {
                 Poll::Pending
             }
         })
+    }
+}
+
+/// One observed step of a task of a program (bound F6). Child slots are numbered in spawn
+/// order; a child's path is its parent's path and its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The task's first poll began.
+    Start,
+    /// The task received its `k`-th wake-up token (logged after the receive returned).
+    Recv(u8),
+    /// The task is about to spawn the child of this slot.
+    Spawning(u32),
+    /// The task is about to send one token to the child of this slot.
+    Send(u32),
+    /// The task's await of the child of this slot returned.
+    Joined(u32),
+    /// The task finished op number `j` of its list.
+    Op(u32),
+    /// The task is about to return its result.
+    Done,
+}
+
+/// Every step of every task of a program, in one linear order (one lock).
+#[derive(Debug, Default)]
+pub struct StepLog {
+    entries: Mutex<Vec<(Vec<u32>, Step)>>,
+}
+
+impl StepLog {
+    /// Appends a step of the task at `path`.
+    pub fn push(&self, path: &[u32], step: Step) {
+        self.entries.lock().unwrap().push((path.to_vec(), step));
+    }
+
+    /// Checks that the logged run is a legal execution of `roots` (root `i` has path `[i]`):
+    /// - program order: each task's steps are exactly [`Node::expected_steps`], in order;
+    /// - a child's `Done` comes before its parent's `Joined` of it;
+    /// - a child's `Start` comes after its parent's `Spawning` of it;
+    /// - a child's `k`-th `Recv` comes after its parent's `k`-th `Send` to it (for children),
+    ///   which is what released it.
+    ///
+    /// Returns the first violation, described.
+    pub fn check(&self, roots: &[&Node]) -> Result<(), String> {
+        let entries = self.entries.lock().unwrap();
+        let mut expected = HashMap::new();
+        for (i, root) in roots.iter().enumerate() {
+            root.expected_steps(&[i as u32], &mut expected);
+        }
+        // Positions of each task's steps, in log order.
+        let mut seen: HashMap<&[u32], Vec<(usize, Step)>> = HashMap::new();
+        for (pos, (path, step)) in entries.iter().enumerate() {
+            seen.entry(path.as_slice()).or_default().push((pos, *step));
+        }
+        for (path, want) in &expected {
+            let got: Vec<Step> = seen
+                .get(path.as_slice())
+                .map(|v| v.iter().map(|&(_, s)| s).collect())
+                .unwrap_or_default();
+            if &got != want {
+                return Err(format!(
+                    "task {path:?}: steps {got:?} differ from program order {want:?}"
+                ));
+            }
+        }
+        if let Some(extra) = seen.keys().find(|p| !expected.contains_key(**p)) {
+            return Err(format!("task {extra:?} is not in the program"));
+        }
+        let pos_of = |path: &[u32], pred: &dyn Fn(Step) -> bool, nth: usize| {
+            seen.get(path)
+                .and_then(|v| v.iter().filter(|&&(_, s)| pred(s)).nth(nth))
+                .map(|&(p, _)| p)
+        };
+        for (path, steps) in &seen {
+            let Some((&slot, parent)) = path.split_last() else {
+                continue;
+            };
+            if parent.is_empty() {
+                continue; // a root
+            }
+            let start = pos_of(path, &|s| s == Step::Start, 0).unwrap_or(0);
+            let spawning = pos_of(parent, &|s| s == Step::Spawning(slot), 0);
+            if !matches!(spawning, Some(p) if p < start) {
+                return Err(format!(
+                    "task {path:?} started before its parent spawned it"
+                ));
+            }
+            let done = pos_of(path, &|s| s == Step::Done, 0);
+            if let Some(joined) = pos_of(parent, &|s| s == Step::Joined(slot), 0) {
+                if !matches!(done, Some(d) if d < joined) {
+                    return Err(format!(
+                        "parent {parent:?} returned from awaiting {path:?} before it finished"
+                    ));
+                }
+            }
+            for (k, &(recv, _)) in steps
+                .iter()
+                .filter(|&&(_, s)| matches!(s, Step::Recv(_)))
+                .enumerate()
+            {
+                match pos_of(parent, &|s| s == Step::Send(slot), k) {
+                    Some(send) if send < recv => {}
+                    _ => {
+                        return Err(format!(
+                            "task {path:?} received token {k} before its parent sent it"
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -13,7 +13,12 @@ use brisk_tests::{on_worker, with_watchdog};
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn one_worker() -> Runtime {
-    Runtime::builder().worker_threads(1).build().unwrap()
+    // Eager (not Adaptive): an inline child is polled inside `spawn`, whatever the timing.
+    Runtime::builder()
+        .worker_threads(1)
+        .spawn_policy(brisk::SpawnPolicy::Eager)
+        .build()
+        .unwrap()
 }
 
 #[test]

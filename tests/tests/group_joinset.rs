@@ -13,7 +13,12 @@ use brisk_tests::{with_watchdog, Counted, Flag};
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn rt() -> Runtime {
-    Runtime::builder().worker_threads(2).build().unwrap()
+    // Eager (not Adaptive): a ready child finishes inside `spawn`, whatever the timing.
+    Runtime::builder()
+        .worker_threads(2)
+        .spawn_policy(brisk::SpawnPolicy::Eager)
+        .build()
+        .unwrap()
 }
 
 #[test]

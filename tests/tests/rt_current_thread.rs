@@ -82,7 +82,10 @@ impl InsertLazy for TaskGroup<ThreadId> {
 
 #[test]
 fn spawn_is_eager_and_lazy_policy_queues() {
-    let rt = rt();
+    let rt = Builder::new_current_thread()
+        .spawn_policy(SpawnPolicy::Eager)
+        .build()
+        .unwrap();
     rt.block_on(async {
         let h = brisk::spawn(async { 1 });
         assert!(h.is_finished());

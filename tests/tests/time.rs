@@ -1,17 +1,26 @@
-//! Timers on the real runtime: sleeps never early, many at once, cancellation, timeouts,
-//! intervals.
+//! Timers on the real runtime: sleeps never early (on the real clock, to the microsecond),
+//! many at once, cancellation, timeouts, intervals. Tests that assert instants run on paused
+//! time (`start_paused`), where every instant is exact; see also `time_paused.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use brisk::time::{interval, sleep, sleep_until, timeout};
+use brisk::time::{interval, sleep, sleep_until, timeout, Instant};
 use brisk::Runtime;
 use brisk_tests::{with_watchdog, Flag};
 
 fn rt() -> Runtime {
     Runtime::builder().worker_threads(2).build().unwrap()
+}
+
+fn paused_rt() -> Runtime {
+    Runtime::builder()
+        .worker_threads(2)
+        .start_paused(true)
+        .build()
+        .unwrap()
 }
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -26,6 +35,31 @@ fn ten_thousand_concurrent_sleeps_complete_none_early() {
                     brisk::spawn(async move {
                         let d = Duration::from_millis(i % 50);
                         let start = Instant::now();
+                        sleep(d).await;
+                        start.elapsed() < d
+                    })
+                })
+                .collect();
+            let mut early = 0;
+            for h in hs {
+                early += usize::from(h.await.unwrap());
+            }
+            early
+        });
+        assert_eq!(early, 0, "a sleep completed before its deadline");
+    });
+}
+
+#[test]
+fn sub_millisecond_sleeps_never_complete_early_on_the_real_clock() {
+    with_watchdog(LIMIT, "sub-ms sleeps", || {
+        let rt = rt();
+        let early = rt.block_on(async {
+            let hs: Vec<_> = (0..2_000u64)
+                .map(|i| {
+                    brisk::spawn(async move {
+                        let d = Duration::from_micros((i * 137) % 3_000);
+                        let start = std::time::Instant::now();
                         sleep(d).await;
                         start.elapsed() < d
                     })
@@ -73,42 +107,53 @@ use std::future::Future;
 #[test]
 fn timeout_fires_on_never_ready_and_passes_ready_through() {
     with_watchdog(LIMIT, "timeout", || {
-        let rt = rt();
+        let rt = paused_rt();
         rt.block_on(async {
             let never = Flag::new();
             let start = Instant::now();
             let r = timeout(Duration::from_millis(20), never.wait()).await;
             assert!(r.is_err());
-            assert!(start.elapsed() >= Duration::from_millis(20));
+            assert_eq!(start.elapsed(), Duration::from_millis(20));
             assert_eq!(r.unwrap_err().to_string(), "deadline has elapsed");
             assert_eq!(timeout(Duration::from_millis(20), async { 3 }).await, Ok(3));
             assert_eq!(timeout(Duration::ZERO, async { 4 }).await, Ok(4));
+            assert_eq!(start.elapsed(), Duration::from_millis(20));
         });
     });
 }
 
 #[test]
 fn zero_sleep_completes_at_once_and_years_do_not_overflow() {
-    let rt = rt();
-    rt.block_on(async {
-        sleep(Duration::ZERO).await;
-        let far = sleep(Duration::from_secs(86_400 * 365 * 10));
-        assert!(timeout(Duration::from_millis(5), far).await.is_err());
-        let max = sleep(Duration::MAX);
-        assert!(timeout(Duration::from_millis(1), max).await.is_err());
-        sleep_until(Instant::now() - Duration::from_millis(5)).await;
+    with_watchdog(LIMIT, "far sleeps", || {
+        let rt = paused_rt();
+        rt.block_on(async {
+            let start = Instant::now();
+            sleep(Duration::ZERO).await;
+            assert_eq!(start.elapsed(), Duration::ZERO);
+            let far = sleep(Duration::from_secs(86_400 * 365 * 10));
+            assert!(timeout(Duration::from_millis(5), far).await.is_err());
+            let max = sleep(Duration::MAX);
+            assert!(timeout(Duration::from_millis(1), max).await.is_err());
+            assert_eq!(start.elapsed(), Duration::from_millis(6));
+            sleep_until(Instant::now() - Duration::from_millis(5)).await;
+            // Ten years of paused time, through every level of the wheel and its overflow.
+            sleep(Duration::from_secs(86_400 * 365 * 10)).await;
+            assert_eq!(
+                start.elapsed(),
+                Duration::from_millis(6) + Duration::from_secs(86_400 * 365 * 10)
+            );
+        });
     });
 }
 
 #[test]
 fn interval_ticks_on_schedule() {
     with_watchdog(LIMIT, "interval", || {
-        let rt = rt();
+        let rt = paused_rt();
         rt.block_on(async {
             let start = Instant::now();
             let mut iv = interval(Duration::from_millis(10));
-            // The first tick is immediate: ready at its first poll (not "within 10 ms", which
-            // a loaded machine can miss).
+            // The first tick is immediate: ready at its first poll.
             let first = {
                 let mut tick = std::pin::pin!(iv.tick());
                 std::future::poll_fn(|cx| Poll::Ready(tick.as_mut().poll(cx))).await
@@ -116,14 +161,15 @@ fn interval_ticks_on_schedule() {
             let Poll::Ready(first) = first else {
                 panic!("the first tick is not immediate: pending at its first poll")
             };
+            assert_eq!(first, start);
             let mut last = first;
             for _ in 0..5 {
                 let t = iv.tick().await;
                 assert_eq!(t - last, Duration::from_millis(10));
-                assert!(Instant::now() >= t);
+                assert_eq!(Instant::now(), t, "a tick is delivered at its instant");
                 last = t;
             }
-            assert!(start.elapsed() >= Duration::from_millis(50));
+            assert_eq!(start.elapsed(), Duration::from_millis(50));
         });
     });
 }

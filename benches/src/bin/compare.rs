@@ -518,7 +518,16 @@ fn targets(rows: &[Row]) -> Vec<Target> {
             strict,
         };
         match s {
-            Scenario::DirectAwait => {}
+            Scenario::DirectAwait | Scenario::SpawnLatency => {}
+            Scenario::CpuFanout => {
+                out.push(t(
+                    "brisk-eager keeps brisk-lazy's parallelism",
+                    "eager/lazy",
+                    ratio(eager, lazy),
+                    1.1,
+                    false,
+                ));
+            }
             Scenario::SpawnReadyAwait => {
                 out.push(t(
                     "brisk-eager ≥ 10× faster than tokio",

@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! cargo run --release -p brisk-benches --bin fairness [-- --reps N] [--ticks N] [--workers N]
-//!     [--burst N] [--storm-tasks N] [--runtimes LIST] [--json PATH] [--plot DIR]
+//!     [--burst N] [--storm-tasks N] [--hog N] [--runtimes LIST] [--json PATH] [--plot DIR]
 //! ```
+//!
+//! `--hog N` starts N busy threads in this process, outside every runtime, for the whole run:
+//! CPU contention that is the same for every runtime and every run (instead of whatever else
+//! the machine happens to be doing).
 //!
 //! See `brisk_benches::fairness` for the workload. Each repetition runs, for every runtime in
 //! turn (the first one rotating), the heartbeat alone (the baseline: timer resolution and
@@ -22,13 +26,15 @@ use brisk_benches::fairness::{fairness_run, quantile, FairnessConfig};
 use brisk_benches::{machine_line, AnyRuntime, BriskCounters, RuntimeKind};
 
 const USAGE: &str = "usage: fairness [--reps N] [--ticks N] [--workers N] [--burst N] \
-                     [--storm-tasks N] [--runtimes LIST] [--json PATH] [--plot DIR]
+                     [--storm-tasks N] [--hog N] [--runtimes LIST] [--json PATH] [--plot DIR]
 
   --reps N         repetitions, interleaved over the runtimes (default 3)
   --ticks N        heartbeat ticks per storm run (default 1000; the idle run has a quarter)
   --workers N      worker threads of every runtime (default 2)
   --burst N        children per storm burst (default 1000)
   --storm-tasks N  storm tasks (default 4)
+  --hog N          N busy threads in this process, outside the runtimes, for the whole run:
+                   reproducible CPU contention (default 0)
   --runtimes LIST  comma-separated (brisk-eager,brisk-lazy,tokio,async-executor; default all)
   --json PATH      also write every tick's lateness as JSON to PATH
   --plot DIR       also draw the lateness CDFs, DIR/fairness-lateness.svg (redraw it later
@@ -38,6 +44,7 @@ const USAGE: &str = "usage: fairness [--reps N] [--ticks N] [--workers N] [--bur
 struct Args {
     reps: usize,
     workers: usize,
+    hog: usize,
     cfg: FairnessConfig,
     runtimes: Vec<RuntimeKind>,
     json: Option<PathBuf>,
@@ -48,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         reps: 3,
         workers: 2,
+        hog: 0,
         cfg: FairnessConfig::STORM,
         runtimes: RuntimeKind::ALL.to_vec(),
         json: None,
@@ -66,6 +74,7 @@ fn parse_args() -> Result<Args, String> {
             "--workers" => args.workers = num("--workers")?.max(1) as usize,
             "--burst" => args.cfg.burst = num("--burst")?.max(1),
             "--storm-tasks" => args.cfg.storm_tasks = num("--storm-tasks")?.max(1),
+            "--hog" => args.hog = num("--hog")? as usize,
             "--runtimes" => {
                 let list = it.next().ok_or("--runtimes needs a value")?;
                 let mut kinds = Vec::new();
@@ -116,6 +125,7 @@ fn main() -> ExitCode {
         }
     };
     let started = Instant::now();
+    let _hogs = Hogs::start(args.hog);
     let storm = args.cfg;
     let idle = FairnessConfig {
         ticks: (storm.ticks / 4).max(4),
@@ -134,9 +144,11 @@ fn main() -> ExitCode {
     // rows[runtime][0 = idle, 1 = storm]
     let mut rows: Vec<[Row; 2]> = runtimes.iter().map(|_| Default::default()).collect();
     eprintln!(
-        "fairness: {} runtimes, {} workers, {} repetitions of {} idle + {} storm ticks",
+        "fairness: {} runtimes, {} workers, {} hog threads, {} repetitions of {} idle + {} storm \
+         ticks",
         runtimes.len(),
         args.workers,
+        args.hog,
         args.reps,
         idle.ticks,
         storm.ticks
@@ -184,9 +196,11 @@ fn main() -> ExitCode {
     let _ = writeln!(out, "Machine: {}  ", machine_line());
     let _ = writeln!(
         out,
-        "Commit: {}; {} workers per runtime; {} repetitions, interleaved; {:.0} s in all.  ",
+        "Commit: {}; {} workers per runtime; {} busy hog threads; {} repetitions, interleaved; \
+         {:.0} s in all.  ",
         git_commit(),
         args.workers,
+        args.hog,
         args.reps,
         started.elapsed().as_secs_f64()
     );
@@ -328,6 +342,7 @@ fn to_json(args: &Args, rows: &[[Row; 2]]) -> serde_json::Value {
         "machine": machine_line(),
         "commit": git_commit(),
         "workers": args.workers,
+        "hog": args.hog,
         "repetitions": args.reps,
         "ticks": args.cfg.ticks,
         "burst": args.cfg.burst,
@@ -368,4 +383,45 @@ fn git_commit() -> String {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// `--hog`: busy threads outside every runtime, spinning until dropped.
+struct Hogs {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Hogs {
+    fn start(n: usize) -> Hogs {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|i| {
+                let stop = stop.clone();
+                std::thread::Builder::new()
+                    .name(format!("hog-{i}"))
+                    .spawn(move || {
+                        let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ i as u64;
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            for _ in 0..10_000 {
+                                x ^= x << 13;
+                                x ^= x >> 7;
+                                x ^= x << 17;
+                            }
+                            std::hint::black_box(x);
+                        }
+                    })
+                    .expect("spawn a hog thread")
+            })
+            .collect();
+        Hogs { stop, threads }
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }

@@ -128,6 +128,6 @@ pub use futures_lite::io::{
     ReadHalf, Repeat, Sink, WriteHalf,
 };
 pub use mio::Interest;
-pub(crate) use reactor::{Handle, Reactor};
+pub(crate) use reactor::{Handle, Reactor, Registration};
 pub use registered::Registered;
 pub use registration::{Direction, Ready, ReadyEvent};

@@ -13,8 +13,10 @@
 //!   the stack) and then panics with a clear message, unless the thread is already panicking.
 //! - A context that runs tasks (a worker, or `block_on`) is never entered on top of another
 //!   one that runs tasks: `block_on` checks [`runs_tasks`] first.
-//! - `eager_left` and `depth` are reset at each tick (one poll of a task taken from a queue, or
-//!   one poll of the `block_on` future); they are only read and written by their own thread.
+//! - `eager_left`, `depth` and the tick's inline clock (`inline_start`, `last_reading`) are
+//!   reset at each tick (one poll of a task taken from a queue, or one poll of the `block_on`
+//!   future); they, and the per-site table `sites`, are only read and written by their own
+//!   thread (plain `Cell`s: no lock, no atomic read-modify-write).
 
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
@@ -25,7 +27,9 @@ use std::sync::Arc;
 
 use crossbeam_deque::Worker;
 
+use super::eager::{self, clock};
 use super::Shared;
+use crate::builder::SpawnPolicy;
 use crate::runtime::Handle;
 use crate::task::raw::TaskRef;
 
@@ -42,6 +46,17 @@ pub(crate) struct Context {
     pub(crate) depth: Cell<u32>,
     /// Ticks so far on this thread.
     pub(crate) tick: Cell<u64>,
+    /// Clock reading when this tick's first inline poll started; 0 before it.
+    pub(crate) inline_start: Cell<u64>,
+    /// The latest clock reading of this tick's inline polls (the end of the last one).
+    pub(crate) last_reading: Cell<u64>,
+    /// `eager_budget_time` in clock ticks.
+    pub(crate) budget_ticks: u64,
+    /// True if inline polls are timed (every policy but `SpawnPolicy::Eager`, which stays
+    /// deterministic: count and depth only, no clock).
+    pub(crate) timed: bool,
+    /// The adaptive policy's per-site table (`scheduler/eager.rs`).
+    pub(crate) sites: eager::SiteTable,
     /// A thread that knows its runtime but runs none of its tasks: a `spawn_blocking` thread,
     /// or one inside `Runtime::enter`. Spawns from it are queued, and `block_on` may start there
     /// (unless a context below it on the stack runs tasks).
@@ -75,6 +90,16 @@ impl Context {
         worker: Option<usize>,
         local: Option<Worker<TaskRef>>,
     ) -> Self {
+        let config = &handle.shared.config;
+        let timed = config.spawn_policy != SpawnPolicy::Eager;
+        let budget_ticks = if timed {
+            clock::from_duration(config.eager_budget_time)
+        } else {
+            u64::MAX
+        };
+        if worker == Some(0) {
+            eager::start_watchdog(&handle.shared);
+        }
         Context {
             handle,
             worker,
@@ -82,6 +107,11 @@ impl Context {
             eager_left: Cell::new(0),
             depth: Cell::new(0),
             tick: Cell::new(0),
+            inline_start: Cell::new(0),
+            last_reading: Cell::new(0),
+            budget_ticks,
+            timed,
+            sites: eager::SiteTable::default(),
             blocking: false,
         }
     }
@@ -101,21 +131,85 @@ impl Context {
 
     /// Starts a tick: one poll of a queued task or of the `block_on` future.
     pub(crate) fn start_tick(&self) {
-        self.eager_left.set(self.shared().config.eager_budget);
+        self.end_tick();
+        if !cfg!(brisk_mutant = "budget_not_reset") {
+            self.eager_left.set(self.shared().config.eager_budget);
+        }
         self.tick.set(self.tick.get() + 1);
         crate::coop::set_budget(Some(crate::coop::DEFAULT_BUDGET));
+        eager::watch_start(self);
     }
 
-    /// Takes one inline poll from this tick's budget if the budget and the depth allow it.
+    /// Ends the tick: adds its inline time to the metrics and tells the stall watchdog that
+    /// this worker's poll is over. Idempotent; `start_tick` calls it first.
+    pub(crate) fn end_tick(&self) {
+        let start = self.inline_start.replace(0);
+        if start != 0 {
+            let spent = self.last_reading.get().saturating_sub(start);
+            self.shared()
+                .metrics
+                .add(self.worker, |m| &m.eager_ticks, 1);
+            self.shared()
+                .metrics
+                .add(self.worker, |m| &m.eager_time, clock::to_ns(spent));
+        }
+        eager::watch_end(self);
+    }
+
+    /// Takes one inline poll from this tick's budgets if the count, the time and the depth
+    /// allow it (bounds F2 and F1). Reads the clock only for the tick's first inline poll: the
+    /// time check uses the reading taken at the end of the previous inline poll. Untimed
+    /// (`SpawnPolicy::Eager`): count and depth only.
     pub(crate) fn take_inline_slot(&self) -> Option<InlineSlot<'_>> {
         let left = self.eager_left.get();
         let depth = self.depth.get();
         if left == 0 || depth >= self.shared().config.eager_depth {
             return None;
         }
+        if !self.timed {
+            self.eager_left.set(left - 1);
+            self.depth.set(depth + 1);
+            return Some(InlineSlot {
+                depth: &self.depth,
+                from: 0,
+            });
+        }
+        let start = self.inline_start.get();
+        let from = if start == 0 {
+            let now = clock::now().max(1);
+            self.inline_start.set(now);
+            self.last_reading.set(now);
+            now
+        } else {
+            let last = self.last_reading.get();
+            if last.wrapping_sub(start) >= self.budget_ticks {
+                // The time budget is spent: no more inline polls in this tick.
+                self.eager_left.set(0);
+                self.count(|m| &m.eager_time_limited);
+                return None;
+            }
+            last
+        };
         self.eager_left.set(left - 1);
         self.depth.set(depth + 1);
-        Some(InlineSlot { depth: &self.depth })
+        Some(InlineSlot {
+            depth: &self.depth,
+            from,
+        })
+    }
+
+    /// Ends an inline poll: reads the clock once and returns an upper bound of the poll's
+    /// duration in clock ticks (it includes the parent's own work since the previous reading);
+    /// untimed, 0 without a reading.
+    pub(crate) fn finish_inline(&self, slot: InlineSlot<'_>) -> u64 {
+        if !self.timed {
+            return 0;
+        }
+        let now = clock::now().max(1);
+        self.last_reading.set(now);
+        let from = slot.from;
+        drop(slot);
+        now.saturating_sub(from)
     }
 
     /// Adds one to a metrics counter of this thread.
@@ -131,11 +225,15 @@ impl Context {
 #[must_use]
 pub(crate) struct InlineSlot<'a> {
     depth: &'a Cell<u32>,
+    /// The clock reading the poll's duration is measured from.
+    pub(crate) from: u64,
 }
 
 impl Drop for InlineSlot<'_> {
     fn drop(&mut self) {
-        self.depth.set(self.depth.get() - 1);
+        if !cfg!(brisk_mutant = "depth_not_decremented") {
+            self.depth.set(self.depth.get() - 1);
+        }
     }
 }
 

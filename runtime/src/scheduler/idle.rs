@@ -99,6 +99,11 @@ impl Idle {
         }
     }
 
+    /// True if every worker is parked (or about to park): none is running or searching.
+    pub(crate) fn all_parked(&self) -> bool {
+        unparked(self.state.load(SeqCst)) == 0
+    }
+
     /// Number of workers searching right now (for tests).
     #[cfg(test)]
     pub(crate) fn num_searching(&self) -> usize {

@@ -10,11 +10,17 @@
 //! - Only a worker pushes to its own deque; every other thread pushes to the injector.
 //! - After shutdown starts, every entry pushed anywhere is dropped (not run): the owned-task
 //!   list cancels the tasks themselves.
+//! - A task woken on a worker thread (by the task running there, or by the driver turned
+//!   there) goes to that worker's next-task slot (`next.rs`), the task it displaces to the back
+//!   of the deque. A task that woke itself while it ran (a yield, a spent coop budget) and a
+//!   task released after a deferred `yield_now` go to the back of the deque, never to the slot.
+//!   The bounds (F3, F9, F10) are in `docs/FAIRNESS.md`.
 
 pub(crate) mod context;
 pub(crate) mod driver;
 pub(crate) mod eager;
 pub(crate) mod idle;
+pub(crate) mod next;
 pub(crate) mod park;
 pub(crate) mod worker;
 
@@ -30,6 +36,7 @@ use crate::task::owned::OwnedTasks;
 use crate::task::raw::TaskRef;
 use crate::task::schedule::Schedule;
 use idle::Idle;
+use next::NextSlot;
 use park::Parker;
 
 /// The state every worker and every handle of one runtime shares.
@@ -37,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) injector: Injector<TaskRef>,
     pub(crate) stealers: Box<[Stealer<TaskRef>]>,
+    /// Each worker's next-task slot (indexed like `stealers`).
+    pub(crate) next: Box<[NextSlot]>,
     pub(crate) idle: Idle,
     pub(crate) parkers: Box<[Parker]>,
     pub(crate) owned: OwnedTasks,
@@ -59,7 +68,7 @@ impl Shared {
     ) -> std::io::Result<Shared> {
         let n = config.worker_threads;
         Ok(Shared {
-            driver: driver::Driver::new()?,
+            driver: driver::Driver::new(n, config.start_paused)?,
             blocking: crate::blocking::BlockingPool::new(
                 config.max_blocking_threads,
                 config.thread_keep_alive,
@@ -67,6 +76,10 @@ impl Shared {
             ),
             core: Default::default(),
             injector: Injector::new(),
+            // One per worker slot: a current-thread runtime has one and no stealer.
+            next: (0..config.worker_threads)
+                .map(|_| NextSlot::new())
+                .collect(),
             stealers,
             idle: Idle::new(n),
             parkers: (0..n).map(|_| Parker::default()).collect(),
@@ -83,16 +96,37 @@ impl Shared {
         self.shutdown.load(Ordering::Acquire)
     }
 
-    /// Queues a notified task: on this runtime's worker thread, to its local deque; anywhere
-    /// else, to the injector.
-    pub(crate) fn schedule(this: &Arc<Shared>, task: TaskRef) {
-        let task = context::with_runtime(this, |ctx| match ctx.and_then(|c| c.local.as_ref()) {
-            Some(local) => {
+    /// Queues a notified task: on this runtime's worker thread, to its next-task slot (or,
+    /// for a yield, to the back of its local deque); anywhere else, to the injector.
+    pub(crate) fn schedule(this: &Arc<Shared>, task: TaskRef, yielded: bool) {
+        let task = context::with_runtime(this, |ctx| {
+            let Some((index, local)) = ctx.and_then(|c| Some((c.worker?, c.local.as_ref()?)))
+            else {
+                return Some(task);
+            };
+            let to_back = yielded || !USE_SLOT || worker::releasing_yields();
+            let back = if to_back {
+                if yielded {
+                    // The slot's task was woken before this yield: keep it ahead.
+                    if let Some(earlier) = this.next[index].take() {
+                        crate::trace::slot_move(earlier.header().id);
+                        local.push(earlier);
+                    }
+                }
+                Some(task)
+            } else {
+                crate::trace::slot_put(task.header().id);
+                if let Some(old) = this.next[index].put(task) {
+                    crate::trace::slot_move(old.header().id);
+                    local.push(old);
+                }
+                None
+            };
+            if let Some(task) = back {
                 crate::trace::schedule(task.header().id, false);
                 local.push(task);
-                None
             }
-            None => Some(task),
+            None
         });
         match task {
             None => this.notify_parked(),
@@ -122,16 +156,22 @@ impl Shared {
     }
 
     /// A busy worker's turn of the driver: polls I/O without blocking and fires due timers,
-    /// unless another worker holds the driver.
-    pub(crate) fn poll_driver_nonblocking(&self) {
+    /// unless another worker holds the driver. True if this thread turned it.
+    pub(crate) fn poll_driver_nonblocking(&self) -> bool {
         if let Some(mut driver) = self.driver.try_lock() {
             driver.park(Some(std::time::Duration::ZERO));
+            true
+        } else {
+            false
         }
     }
 
-    /// True if any queue may hold work (used by the last searcher before it sleeps).
+    /// True if any queue or next-task slot may hold work (used by the last searcher before it
+    /// sleeps).
     pub(crate) fn has_visible_work(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+        !self.injector.is_empty()
+            || self.stealers.iter().any(|s| !s.is_empty())
+            || self.next.iter().any(|s| !s.is_empty())
     }
 
     /// Shutdown: cancels every task waiting in a queue (the injector and every worker's
@@ -167,6 +207,12 @@ impl Shared {
                     harness::shutdown::<Arc<Shared>>(task);
                 }
             }
+            for slot in self.next.iter() {
+                if let Some(task) = slot.take() {
+                    found = true;
+                    harness::shutdown::<Arc<Shared>>(task);
+                }
+            }
             if !found {
                 break;
             }
@@ -195,7 +241,11 @@ impl Shared {
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: TaskRef) {
-        Shared::schedule(self, task);
+        Shared::schedule(self, task, false);
+    }
+
+    fn schedule_yield(&self, task: TaskRef) {
+        Shared::schedule(self, task, true);
     }
 
     fn owned(&self) -> &OwnedTasks {
@@ -214,6 +264,10 @@ impl Drop for Shared {
         self.cancel_queued();
     }
 }
+
+/// Whether wake-ups on a worker go to its next-task slot (the `no_slot` mutant turns it off,
+/// for comparison runs).
+const USE_SLOT: bool = !cfg!(brisk_mutant = "no_slot");
 
 /// Retries a steal until it succeeds or finds the queue empty.
 pub(crate) fn steal_one(mut f: impl FnMut() -> Steal<TaskRef>) -> Option<TaskRef> {

@@ -7,6 +7,11 @@
 //!   `NOTIFIED` and then wakes the sleeper the way it sleeps (condvar or reactor waker), so a
 //!   notification sent before, during or after the park is never lost.
 //! - At most one worker holds the driver (a `try_lock`); nobody ever blocks waiting for it.
+//! - A `block_on` thread sleeps through a [`ThreadParker`], which counts it with the clock
+//!   while it runs *or has been woken* (the waker counts it before unparking it), so paused
+//!   time never auto-advances between a wake of `block_on` and its next poll.
+//! - While time is paused, a worker that sleeps on the condvar first wakes the driving worker,
+//!   so that the last worker to go idle is always seen by the driver's auto-advance check.
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Condvar, Mutex};
@@ -46,7 +51,8 @@ impl Parker {
                 self.state.store(EMPTY, SeqCst); // it was NOTIFIED
                 return;
             }
-            driver.park(None);
+            // Paused time may jump to the next timer only when nobody else could run.
+            driver.park_idle(shared.idle.all_parked());
             drop(driver);
             self.state.store(EMPTY, SeqCst);
             return;
@@ -59,6 +65,10 @@ impl Parker {
         {
             self.state.store(EMPTY, SeqCst); // it was NOTIFIED
             return;
+        }
+        if shared.driver.time.clock().is_paused() {
+            // The driving worker may be waiting for this worker to go idle to auto-advance.
+            shared.driver.unpark();
         }
         loop {
             guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner());
@@ -86,6 +96,114 @@ impl Parker {
             }
             PARKED_DRIVER => shared.driver.unpark(),
             other => unreachable!("brisk: bad parker state {other}"),
+        }
+    }
+}
+
+/// A `block_on` thread's sleep and its waker (see the module docs).
+pub(crate) struct ThreadParker {
+    thread: std::thread::Thread,
+    state: std::sync::atomic::AtomicUsize,
+    /// The clock's count of running `block_on` threads (not the runtime itself: a waker may
+    /// outlive the runtime and must not keep it alive).
+    busy: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// `ThreadParker` states: running (counted by the clock), asleep (not counted), woken (counted),
+/// finished (`block_on` returned; wakes are ignored).
+const T_RUNNING: usize = 0;
+const T_IDLE: usize = 1;
+const T_NOTIFIED: usize = 2;
+const T_DONE: usize = 3;
+
+impl ThreadParker {
+    /// A parker for the current thread, counted as running until [`finish`](Self::finish).
+    pub(crate) fn new(shared: &Shared) -> ThreadParker {
+        let clock = shared.driver.time.clock();
+        clock.busy();
+        ThreadParker {
+            thread: std::thread::current(),
+            state: std::sync::atomic::AtomicUsize::new(T_RUNNING),
+            busy: clock.busy_count(),
+        }
+    }
+
+    /// Sleeps until woken (returns at once if woken since the last `park`).
+    pub(crate) fn park(&self, shared: &Shared) {
+        use std::sync::atomic::Ordering::{Acquire, SeqCst};
+        if self
+            .state
+            .compare_exchange(T_NOTIFIED, T_RUNNING, Acquire, Acquire)
+            .is_ok()
+        {
+            return;
+        }
+        if self
+            .state
+            .compare_exchange(T_RUNNING, T_IDLE, SeqCst, SeqCst)
+            .is_err()
+        {
+            // Woken in between: still counted, keep running.
+            self.state.store(T_RUNNING, SeqCst);
+            return;
+        }
+        let clock = shared.driver.time.clock();
+        clock.unbusy();
+        if clock.is_paused() {
+            // The driving worker may wait for this thread to sleep to auto-advance.
+            shared.driver.unpark();
+        }
+        while self
+            .state
+            .compare_exchange(T_NOTIFIED, T_RUNNING, Acquire, Acquire)
+            .is_err()
+        {
+            std::thread::park();
+        }
+    }
+
+    /// `block_on` returns: stops counting this thread; later wakes do nothing.
+    pub(crate) fn finish(&self) {
+        let prev = self.state.swap(T_DONE, std::sync::atomic::Ordering::SeqCst);
+        if prev == T_RUNNING || prev == T_NOTIFIED {
+            self.busy.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+impl std::task::Wake for ThreadParker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        loop {
+            match self.state.load(SeqCst) {
+                T_RUNNING => {
+                    if self
+                        .state
+                        .compare_exchange(T_RUNNING, T_NOTIFIED, SeqCst, SeqCst)
+                        .is_ok()
+                    {
+                        return;
+                    }
+                }
+                T_IDLE => {
+                    // Counted before it can run, so no auto-advance slips in between.
+                    self.busy.fetch_add(1, SeqCst);
+                    if self
+                        .state
+                        .compare_exchange(T_IDLE, T_NOTIFIED, SeqCst, SeqCst)
+                        .is_ok()
+                    {
+                        self.thread.unpark();
+                        return;
+                    }
+                    self.busy.fetch_sub(1, SeqCst);
+                }
+                _ => return,
+            }
         }
     }
 }

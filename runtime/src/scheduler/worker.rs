@@ -1,13 +1,23 @@
 //! The worker loop: take a task, run it, look for more, park.
 //!
-//! Order of sources in a tick: every `global_queue_interval` ticks the injector first (so it is
-//! never starved by local work), otherwise the local deque, then the injector, then stealing
-//! from a random victim (a batch). A worker out of work becomes a "searcher" (at most half the
-//! workers search at once), then parks. A searcher that finds work and was the last searcher
-//! wakes another parked worker, so remaining work always has someone looking for it.
+//! Order of sources in a tick: every `event_interval` ticks a non-blocking driver turn first;
+//! then the next-task slot (at most [`MAX_SLOT_POLLS`] slot polls in a row, and only while the
+//! coop budget of the tick that started the run lasts: slot polls do not reset it); then, at
+//! the first tick that is not a slot poll after every `global_queue_interval` ticks, the
+//! injector (so it is never starved by local work); then the local deque, then the injector (a batch), then stealing from a random victim (a batch from
+//! its deque, else its next-task slot). A worker out of work becomes a "searcher" (at most half
+//! the workers search at once), then parks. A searcher that finds work and was the last
+//! searcher wakes another parked worker, so remaining work always has someone looking for it.
+//!
+//! Tasks that `yield_now` are deferred on their worker until its next driver turn, which comes
+//! every `event_interval` ticks, or at once when the worker has nothing else queued (bound
+//! F10 in `docs/FAIRNESS.md`). Every task moved by a batch steal is recorded in the trace
+//! (`BatchMove`), so the trace accounts for every queue entry (bound F3).
 
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Waker;
 
 use crossbeam_deque::Worker;
 use crossbeam_utils::Backoff;
@@ -24,11 +34,82 @@ use crate::trace::{self, Source};
 /// before a worker out of work parks: a few microseconds.
 const SPIN_ROUNDS: u32 = 10;
 
+/// How many next-task slot polls may follow one poll taken from a queue (bound F9).
+pub(crate) const MAX_SLOT_POLLS: u32 = if cfg!(brisk_mutant = "slot_uncapped") {
+    u32::MAX
+} else {
+    3
+};
+
+thread_local! {
+    /// Wakers of tasks that called `yield_now` on this worker, woken after its next driver
+    /// turn (only a worker thread ever pushes here).
+    static DEFERRED: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+    /// True while this worker wakes its deferred tasks: they go to the back of the deque.
+    static RELEASING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Defers `waker` until this thread's next driver turn, if this thread is a worker; false
+/// (nothing done) elsewhere. Called by `yield_now`.
+pub(crate) fn defer_yield(waker: &Waker) -> bool {
+    if cfg!(brisk_mutant = "no_yield_defer") {
+        return false;
+    }
+    let on_worker = context::with_current(|ctx| ctx.is_some_and(|c| c.local.is_some()));
+    if !on_worker {
+        return false;
+    }
+    DEFERRED
+        .try_with(|d| {
+            let mut d = d.borrow_mut();
+            if !d.iter().any(|w| w.will_wake(waker)) {
+                d.push(waker.clone());
+            }
+        })
+        .is_ok()
+}
+
+/// True while this worker is releasing its deferred yields (`Shared::schedule` then queues
+/// at the back of the deque, not in the slot).
+pub(crate) fn releasing_yields() -> bool {
+    RELEASING.try_with(Cell::get).unwrap_or(false)
+}
+
+pub(crate) fn has_deferred() -> bool {
+    DEFERRED
+        .try_with(|d| !d.borrow().is_empty())
+        .unwrap_or(false)
+}
+
+/// Wakes every deferred task (they are queued at the back of this worker's deque).
+pub(crate) fn release_deferred() {
+    let wakers = DEFERRED
+        .try_with(|d| std::mem::take(&mut *d.borrow_mut()))
+        .unwrap_or_default();
+    if wakers.is_empty() {
+        return;
+    }
+    set_releasing(true);
+    for w in wakers {
+        w.wake();
+    }
+    set_releasing(false);
+}
+
+fn set_releasing(v: bool) {
+    let _ = RELEASING.try_with(|r| r.set(v));
+}
+
 /// One worker thread's own state.
 struct Core {
     index: usize,
     searching: bool,
     rng: u64,
+    /// Slot polls since the last poll taken from a queue.
+    slot_run: u32,
+    /// A multiple of `global_queue_interval` ticks passed: the injector goes first at the next
+    /// tick that is not a slot poll.
+    injector_due: bool,
 }
 
 /// Runs worker `index` until the runtime shuts down.
@@ -62,11 +143,18 @@ fn run_while(
         index,
         searching: false,
         rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+        slot_run: 0,
+        injector_due: false,
     };
     let shared = ctx.shared();
     while !shared.is_shutdown() && keep_going() {
         if let Some((task, source)) = core.next_task(ctx) {
             core.run_task(ctx, task, source);
+            continue;
+        }
+        if has_deferred() {
+            // Only yielded tasks are left here: turn the driver, then run them again.
+            core.turn_driver(ctx);
             continue;
         }
         if let Some(task) = core.steal(ctx) {
@@ -75,15 +163,43 @@ fn run_while(
         }
         core.park(ctx);
     }
-    // At shutdown this worker's queued tasks stay in its deque: shutdown cancels them through
-    // the stealers (scheduler/mod.rs). A stand-in (no stealer) hands them to the injector.
     if hand_off {
+        // A stand-in (its deque has no stealer) hands its work on: deferred yielders are woken
+        // (to the back of its deque), then the deque goes to the injector. The next-task slot
+        // is worker `index`'s and stays for it.
+        release_deferred();
         let local = ctx.local.as_ref().expect("worker has a local queue");
         while let Some(task) = local.pop() {
             shared.push_remote(task);
         }
+    } else {
+        // This worker's queued tasks stay in its deque and slot: shutdown cancels them through
+        // the stealers and slots (scheduler/mod.rs). Deferred yielders are owned tasks:
+        // dropping their wakers here leaves them to the owned list.
+        drop(DEFERRED.try_with(|d| std::mem::take(&mut *d.borrow_mut())));
     }
     (shared.clone(), core)
+}
+
+/// Records, under the `trace` feature, the tasks a batch steal just moved into `local` (which
+/// was empty before it), in deque order.
+fn trace_batch(local: &Worker<TaskRef>, from: Option<usize>) {
+    if cfg!(brisk_mutant = "batch_untraced") {
+        return;
+    }
+    #[cfg(feature = "trace")]
+    {
+        let mut moved = Vec::new();
+        while let Some(t) = local.pop() {
+            moved.push(t);
+        }
+        for t in moved {
+            trace::batch_move(t.header().id, from);
+            local.push(t);
+        }
+    }
+    #[cfg(not(feature = "trace"))]
+    let _ = (local, from);
 }
 
 impl Core {
@@ -91,10 +207,28 @@ impl Core {
         let shared = ctx.shared();
         let local = ctx.local.as_ref().expect("worker has a local queue");
         let tick = ctx.tick.get() + 1;
-        if tick % u64::from(shared.config.event_interval) == 0 {
-            shared.poll_driver_nonblocking();
+        if tick % u64::from(shared.config.event_interval) == 0
+            && !cfg!(brisk_mutant = "no_driver_turn")
+        {
+            self.turn_driver(ctx);
         }
         if tick % u64::from(shared.config.global_queue_interval) == 0 {
+            self.injector_due = true;
+        }
+        if let Some(task) = shared.next[self.index].take() {
+            let coop_left = crate::coop::budget() != Some(0);
+            if self.slot_run < MAX_SLOT_POLLS && coop_left {
+                self.slot_run += 1;
+                return Some((task, Source::Slot));
+            }
+            // Cap reached or budget spent: behind the work already waiting.
+            trace::slot_move(task.header().id);
+            local.push(task);
+        }
+        self.slot_run = 0;
+        // The injector's turn, due since the last multiple of `global_queue_interval` (a run of
+        // slot polls may have put it off by up to `MAX_SLOT_POLLS` ticks).
+        if std::mem::take(&mut self.injector_due) && !cfg!(brisk_mutant = "no_global_interval") {
             if let Some(task) = steal_one(|| shared.injector.steal()) {
                 return Some((task, Source::Injector));
             }
@@ -102,7 +236,16 @@ impl Core {
         if let Some(task) = local.pop() {
             return Some((task, Source::Local));
         }
-        steal_one(|| shared.injector.steal_batch_and_pop(local)).map(|t| (t, Source::Injector))
+        let task = steal_one(|| shared.injector.steal_batch_and_pop(local))?;
+        trace_batch(local, None);
+        Some((task, Source::Injector))
+    }
+
+    /// A non-blocking driver turn, then the deferred yielders go back to the deque.
+    fn turn_driver(&mut self, ctx: &Context) {
+        let turned = ctx.shared().poll_driver_nonblocking();
+        trace::driver_turn(!turned);
+        release_deferred();
     }
 
     fn steal(&mut self, ctx: &Context) -> Option<TaskRef> {
@@ -122,10 +265,26 @@ impl Core {
                 continue;
             }
             if let Some(task) = steal_one(|| shared.stealers[victim].steal_batch_and_pop(local)) {
+                trace::steal_from(task.header().id, victim, false);
+                trace_batch(local, Some(victim));
                 return Some(task);
             }
         }
-        steal_one(|| shared.injector.steal_batch_and_pop(local))
+        if !cfg!(brisk_mutant = "slot_not_stealable") {
+            for i in 0..n {
+                let victim = (start + i) % n;
+                if victim == self.index {
+                    continue;
+                }
+                if let Some(task) = shared.next[victim].take() {
+                    trace::steal_from(task.header().id, victim, true);
+                    return Some(task);
+                }
+            }
+        }
+        let task = steal_one(|| shared.injector.steal_batch_and_pop(local))?;
+        trace_batch(local, None);
+        Some(task)
     }
 
     fn run_task(&mut self, ctx: &Context, task: TaskRef, source: Source) {
@@ -140,13 +299,19 @@ impl Core {
         match source {
             Source::Steal => ctx.count(|m| &m.steals),
             Source::Injector => ctx.count(|m| &m.injector_pops),
-            Source::Local => {}
+            Source::Local | Source::Slot => {}
         }
+        // Slot polls continue the coop budget of the poll that started the run (bound F9).
+        let coop = crate::coop::budget();
         ctx.start_tick();
+        if source == Source::Slot && !cfg!(brisk_mutant = "slot_fresh_coop") {
+            crate::coop::set_budget(Some(coop.unwrap_or(crate::coop::DEFAULT_BUDGET)));
+        }
         ctx.count(|m| &m.polls);
         let id = task.header().id;
         trace::queue_pop(id, source);
         harness::run_queued(shared, task);
+        ctx.end_tick();
         trace::poll_end(id);
     }
 
@@ -178,6 +343,8 @@ impl Core {
             return;
         }
         trace::unpark(self.index);
+        // A wake-up starts a new run: the slot task it may have brought gets a fresh budget.
+        crate::coop::set_budget(Some(crate::coop::DEFAULT_BUDGET));
         // Woken by I/O or a timer: we are still listed as sleeping; take ourselves off.
         // Otherwise a notification already counted us as searching and unparked.
         self.searching = !shared.idle.unpark_self(self.index);

@@ -80,7 +80,10 @@ where
         Some((handle, Some(index))) => (handle, index),
     };
     let shared = handle.shared.clone();
-    // This thread stops taking tasks: what is queued here goes where any worker finds it.
+    // This thread stops taking tasks: its yielded tasks are woken (into its deque), and what
+    // is queued here goes where any worker finds it (its next-task slot is worker `index`'s:
+    // the stand-in takes it).
+    worker::release_deferred();
     context::with_current(|ctx| {
         if let Some(local) = ctx.and_then(|c| c.local.as_ref()) {
             while let Some(task) = local.pop() {

@@ -276,7 +276,10 @@ impl<T> TaskGroup<T> {
     /// is empty or no child has finished yet. Registers no waker and spends no coop budget.
     ///
     /// ```
-    /// let rt = brisk::Runtime::new().unwrap();
+    /// let rt = brisk::Runtime::builder()
+    ///     .spawn_policy(brisk::SpawnPolicy::Eager)
+    ///     .build()
+    ///     .unwrap();
     /// rt.block_on(async {
     ///     let mut group = brisk::task::TaskGroup::new();
     ///     group.spawn(std::future::pending::<u8>());
@@ -491,8 +494,13 @@ impl<T> TaskGroup<T> {
 
 impl<T: Send + 'static> TaskGroup<T> {
     /// Spawns `future` as a child of the group with [`brisk::spawn`](crate::spawn): under the
-    /// eager policy it is polled at once, inline, and may be finished when `spawn` returns.
+    /// eager policies it is polled at once, inline, and may be finished when `spawn` returns.
     /// Returns an [`AbortHandle`] for this child.
+    ///
+    /// As with [`brisk::spawn`](crate::spawn), the child **may run before `spawn` returns**:
+    /// do not hold a `std::sync::Mutex` guard across this call if the child takes the same lock
+    /// (the thread deadlocks; in debug builds the stall report names this call's line), and set
+    /// any state the child's first step must see before the call, not after.
     ///
     /// ```
     /// let rt = brisk::Runtime::new().unwrap();

@@ -54,7 +54,7 @@ pub(crate) fn poll_and_settle<S: Schedule>(s: &S, holder: TaskRef) {
         ToIdle::Idle => drop(holder),
         // The holder's reference becomes the new queue entry's. `s` is the caller's, not the
         // cell's: the entry may be run and the task freed before `schedule` returns.
-        ToIdle::Reschedule => s.schedule(holder),
+        ToIdle::Reschedule => s.schedule_yield(holder),
         ToIdle::Cancel => cancel_and_complete::<S>(holder),
     }
 }
@@ -62,7 +62,8 @@ pub(crate) fn poll_and_settle<S: Schedule>(s: &S, holder: TaskRef) {
 /// The eager first poll: allocates a task for `future`, polls it on this thread, and either
 /// completes it (never shared: no read-modify-write when no waker was cloned) or registers it
 /// as a suspended task of `s`. Returns the task with the `JoinHandle`'s reference; `true` if it
-/// completed.
+/// completed. Inlined so that the future is moved once, into its cell (not once per call).
+#[inline(always)]
 pub(crate) fn spawn_inline<F, S>(s: &S, id: Id, future: F) -> (NonNull<Header>, bool)
 where
     F: Future + 'static,
@@ -102,7 +103,7 @@ fn suspend_inline<S: Schedule>(s: &S, ptr: NonNull<Header>) {
         ToIdle::Reschedule => {
             header.state.ref_inc();
             // SAFETY: we just counted the reference the entry owns.
-            s.schedule(unsafe { TaskRef::from_raw(ptr) });
+            s.schedule_yield(unsafe { TaskRef::from_raw(ptr) });
         }
         ToIdle::Cancel => {
             header.state.ref_inc();

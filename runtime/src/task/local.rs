@@ -126,7 +126,7 @@ impl Inner {
             Some(c) => {
                 let config = &c.shared().config;
                 (
-                    config.spawn_policy == SpawnPolicy::Eager,
+                    config.spawn_policy != SpawnPolicy::Lazy,
                     config.eager_budget,
                     config.eager_depth,
                 )

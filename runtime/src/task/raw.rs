@@ -92,6 +92,7 @@ struct Cell<F: Future, S> {
 /// scheduler (`local.rs`) polls and cancels its tasks only on the thread that owns them; a
 /// task's future is never dropped by a waker or a handle (only by a poll, a cancellation or
 /// shutdown, all run by the scheduler).
+#[inline(always)]
 pub(crate) fn allocate<F, S>(
     future: F,
     id: Id,
@@ -140,7 +141,7 @@ pub(crate) unsafe fn scheduler_slot<'a, S>(ptr: NonNull<Header>) -> &'a UnsafeCe
     unsafe { &(*ptr.cast::<Core<S>>().as_ptr()).scheduler }
 }
 
-/// Drops a stage value, catching a panic from its destructor. Runs with the task's id current.
+/// Drops a value, catching a panic from its destructor. Runs with the task's id current.
 fn drop_caught<T>(id: Id, value: T) -> Result<(), JoinError> {
     if !needs_drop::<T>() {
         std::mem::forget(value);
@@ -148,6 +149,26 @@ fn drop_caught<T>(id: Id, value: T) -> Result<(), JoinError> {
     }
     let _task = enter_task(id);
     catch_user_panic(move || drop(value)).map_err(|p| JoinError::panic(id, p))
+}
+
+/// Drops the stage in place (not moved: a future can be large), catching a panic from its
+/// destructor. Runs with the task's id current. Afterwards the stage is dropped and must be
+/// written before it is read again.
+///
+/// # Safety
+/// `stage` is valid, owned by the caller, and not used again until it is written.
+unsafe fn drop_stage_in_place<F: Future>(id: Id, stage: *mut Stage<F>) -> Result<(), JoinError> {
+    if !needs_drop::<Stage<F>>() {
+        return Ok(());
+    }
+    // SAFETY: the caller's contract.
+    if let Stage::Consumed = unsafe { &*stage } {
+        return Ok(());
+    }
+    let _task = enter_task(id);
+    // SAFETY: the caller's contract: dropped once, here.
+    catch_user_panic(|| unsafe { std::ptr::drop_in_place(stage) })
+        .map_err(|p| JoinError::panic(id, p))
 }
 
 /// Drops the future of a poll that panicked, while the panic unwinds (as a task's destructors
@@ -159,8 +180,8 @@ impl<F: Future> Drop for DropFutureOnUnwind<F> {
         // SAFETY: the poller holds RUNNING, so the stage is ours; the old value is moved out
         // before `Consumed` is written, and dropped once.
         unsafe {
-            let old = std::ptr::replace(self.0, Stage::Consumed);
-            drop(old);
+            std::ptr::drop_in_place(self.0);
+            std::ptr::write(self.0, Stage::Consumed);
         }
     }
 }
@@ -186,21 +207,30 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         unsafe { &(*ptr.cast::<Cell<F, S>>().as_ptr()).stage }
     }
 
-    /// Replaces the stage. A panic from dropping the old value replaces `next` with that panic
-    /// (and `next` is dropped, its own panic discarded): nothing unwinds out.
+    /// Drops the stage in place and stores `out` (an output or an error; `None`: `Consumed`). A
+    /// panic from dropping the old stage is stored instead of `out` (and `out` is dropped, its
+    /// own panic discarded): nothing unwinds out.
     ///
     /// # Safety
-    /// As for `stage_ptr`.
-    unsafe fn set_stage(ptr: NonNull<Header>, id: Id, next: Stage<F>) {
+    /// As for `stage`.
+    #[inline]
+    unsafe fn set_stage(ptr: NonNull<Header>, id: Id, out: Option<Result<F::Output, JoinError>>) {
         // SAFETY: forwarded from the caller.
         unsafe { Self::stage(ptr) }.with_mut(|stage| {
-            // SAFETY: we have the stage; the old value is moved out and the new one written
-            // over it without a drop, so the cell always holds a valid stage.
-            let old = unsafe { std::ptr::replace(stage, next) };
-            if let Err(panic) = drop_caught(id, old) {
+            // SAFETY: we own the stage; it is written right after it was dropped.
+            match unsafe { drop_stage_in_place(id, stage) } {
                 // SAFETY: as above.
-                let next = unsafe { std::ptr::replace(stage, Stage::Finished(Err(panic))) };
-                let _ = drop_caught(id, next);
+                Ok(()) => unsafe {
+                    match out {
+                        Some(out) => std::ptr::write(stage, Stage::Finished(out)),
+                        None => std::ptr::write(stage, Stage::Consumed),
+                    }
+                },
+                Err(panic) => {
+                    // SAFETY: as above.
+                    unsafe { std::ptr::write(stage, Stage::Finished(Err(panic))) };
+                    let _ = drop_caught(id, out);
+                }
             }
         })
     }
@@ -231,15 +261,13 @@ impl<F: Future, S: Schedule> Cell<F, S> {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(output)) => {
                 // SAFETY: we hold RUNNING.
-                unsafe { Self::set_stage(ptr, id, Stage::Finished(Ok(output))) };
+                unsafe { Self::set_stage(ptr, id, Some(Ok(output))) };
                 true
             }
             Err(panic) => {
                 // The future was dropped during the unwind; the stage is `Consumed`.
                 // SAFETY: we hold RUNNING.
-                unsafe {
-                    Self::set_stage(ptr, id, Stage::Finished(Err(JoinError::panic(id, panic))))
-                };
+                unsafe { Self::set_stage(ptr, id, Some(Err(JoinError::panic(id, panic)))) };
                 true
             }
         }
@@ -251,19 +279,28 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         // SAFETY: `ptr` is live.
         let id = unsafe { ptr.as_ref() }.id;
         // SAFETY: the caller holds RUNNING.
-        unsafe { Self::set_stage(ptr, id, Stage::Finished(Err(JoinError::cancelled(id)))) };
+        unsafe { Self::set_stage(ptr, id, Some(Err(JoinError::cancelled(id)))) };
     }
 
     /// # Safety
     /// `COMPLETE` is set, the caller is the join side, and `dst` points to a
     /// `Poll<Result<F::Output, JoinError>>`.
     unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
-        // SAFETY: after COMPLETE only the join side touches the stage; the value is moved out
-        // and `Consumed` (which owns nothing) written over it.
-        let stage = unsafe { Self::stage(ptr) }
-            .with_mut(|s| unsafe { std::ptr::replace(s, Stage::Consumed) });
-        match stage {
-            Stage::Finished(out) => {
+        // SAFETY: after COMPLETE only the join side touches the stage. Only the output is moved
+        // out (not the whole stage, which is as large as the future), then `Consumed` (which
+        // owns nothing) is written over the moved-out value without dropping it.
+        let out = unsafe { Self::stage(ptr) }.with_mut(|s| unsafe {
+            match &*s {
+                Stage::Finished(out) => {
+                    let out = std::ptr::read(out);
+                    std::ptr::write(s, Stage::Consumed);
+                    Some(out)
+                }
+                _ => None,
+            }
+        });
+        match out {
+            Some(out) => {
                 // SAFETY: the caller guarantees `dst`'s type; the old value is a plain `Poll`
                 // which we overwrite without dropping (it is `Pending`, which owns nothing).
                 unsafe {
@@ -271,7 +308,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
                         .write(Poll::Ready(out))
                 }
             }
-            _ => panic!("brisk: JoinHandle polled after it returned Ready"),
+            None => panic!("brisk: JoinHandle polled after it returned Ready"),
         }
     }
 
@@ -286,7 +323,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         let id = unsafe { ptr.as_ref() }.id;
         // SAFETY: as above. A panic from the output's drop is discarded (stage `Consumed`
         // then holds the panic error, which nobody reads).
-        unsafe { Self::set_stage(ptr, id, Stage::Consumed) };
+        unsafe { Self::set_stage(ptr, id, None) };
     }
 
     /// # Safety

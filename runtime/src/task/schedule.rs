@@ -22,6 +22,12 @@ pub(crate) trait Schedule: Clone + Send + Sync + 'static {
     /// Queues a notified task. `task` owns the queue entry's reference.
     fn schedule(&self, task: TaskRef);
 
+    /// Queues a task that woke itself while it ran (it yielded, or spent its coop budget):
+    /// behind the work already waiting, never ahead of it. `task` owns the entry's reference.
+    fn schedule_yield(&self, task: TaskRef) {
+        self.schedule(task);
+    }
+
     /// The owned-task list suspended tasks join.
     fn owned(&self) -> &OwnedTasks;
 

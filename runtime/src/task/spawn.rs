@@ -8,11 +8,24 @@ use crate::scheduler::eager::{spawn_current, Mode};
 
 /// Spawns a task on the current runtime, polling it at once when the eager policy allows.
 ///
-/// `spawn` **may run the child before it returns**: with the default eager policy the child's
-/// first poll happens inside this call, on this thread, up to its first `.await` that has to
-/// wait. So do not hold a `std::sync::Mutex` guard across `spawn` if the child takes the same
-/// lock (that deadlocks), and set any state the child's first step must see *before* spawning.
-/// Use [`spawn_lazy`] for a call where the child must not run first.
+/// `spawn` **may run the child before it returns**: with the default policy
+/// ([`SpawnPolicy::Adaptive`](crate::SpawnPolicy::Adaptive)) the child's first poll happens
+/// inside this call, on this thread, up to its first `.await` that has to wait (within the
+/// runtime's eager budgets). Two hazards follow:
+///
+/// - **A lock held across `spawn`.** Holding a `std::sync::Mutex` (or `RwLock`, or any
+///   blocking lock) guard across `spawn` while the child takes the same lock deadlocks this
+///   thread: the child blocks inside `spawn`, the guard is never dropped. Drop the guard before
+///   spawning, or use [`spawn_lazy`]. In debug builds brisk's stall report names this `spawn`
+///   call's file and line on stderr after 1 s
+///   ([`Builder::stall_threshold`](crate::Builder::stall_threshold)).
+/// - **State set after `spawn`.** The child's first step (up to its first wait) has already
+///   run when `spawn` returns, so it sees the state as it was *before* the call. Set what it
+///   must see first, or use [`spawn_lazy`].
+///
+/// A child that computes for long without waiting also runs inside `spawn`, on this thread;
+/// under `Adaptive` a call site whose children run long (~20 µs or more) is spawned lazily for
+/// a while, so that other workers can steal its children.
 ///
 /// Must be called from within a brisk runtime: on a worker thread, inside a task, or inside
 /// [`Runtime::block_on`](crate::Runtime::block_on). From other threads use

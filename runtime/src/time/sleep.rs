@@ -1,4 +1,8 @@
 //! `Sleep`: a future that completes at a deadline.
+//!
+//! Invariants: while `entry` is `Some`, the wheel holds an entry for `deadline` whose waker is
+//! the one stored beside its key (until it fires); every path that forgets the entry cancels
+//! it first. "Now" is always the runtime's clock, so paused time applies.
 
 use std::fmt;
 use std::future::Future;
@@ -7,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use super::wheel::Key;
+use super::driver::TimerKey;
 use super::{far_deadline, Instant};
 use crate::scheduler::Shared;
 use crate::Handle;
@@ -19,7 +23,15 @@ use crate::Handle;
 /// If called outside a brisk runtime.
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(far_deadline(Instant::now(), duration))
+    let handle = Handle::try_current().expect(
+        "brisk::time::sleep must be called from within a brisk runtime (a task or block_on)",
+    );
+    let now = handle.shared.driver.time.clock().now();
+    Sleep {
+        deadline: far_deadline(now, duration),
+        shared: handle.shared,
+        entry: None,
+    }
 }
 
 /// Waits until `deadline`.
@@ -43,7 +55,7 @@ pub struct Sleep {
     deadline: Instant,
     shared: Arc<Shared>,
     /// The wheel entry and the waker it holds, while registered.
-    entry: Option<(Key, Waker)>,
+    entry: Option<(TimerKey, Waker)>,
 }
 
 impl Sleep {
@@ -52,15 +64,48 @@ impl Sleep {
         self.deadline
     }
 
-    /// True if the deadline has passed.
+    /// True if the deadline has passed (by the runtime's clock).
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        self.now() >= self.deadline
     }
 
-    /// Moves the deadline (to wait again, or for less or more time).
+    fn now(&self) -> Instant {
+        self.shared.driver.time.clock().now()
+    }
+
+    /// Moves the deadline, whether or not this sleep has completed: it completes again at the
+    /// new deadline (at once if that has passed). If it was registered, the task that last
+    /// polled it is woken at the new deadline even without another poll, as with tokio.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = brisk::Builder::new().start_paused(true).build().unwrap();
+    /// rt.block_on(async {
+    ///     let start = brisk::time::Instant::now();
+    ///     let mut sleep = brisk::time::sleep(Duration::from_millis(10));
+    ///     (&mut sleep).await;
+    ///     sleep.reset(brisk::time::Instant::now() + Duration::from_millis(5));
+    ///     (&mut sleep).await;
+    ///     assert_eq!(start.elapsed(), Duration::from_millis(15));
+    /// });
+    /// ```
     pub fn reset(&mut self, deadline: Instant) {
-        self.deregister();
+        let waker = self.entry.take().and_then(|(key, waker)| {
+            // Still registered (not fired): keep waking the same task at the new deadline.
+            self.shared.driver.time.cancel(key).map(|_| waker)
+        });
         self.deadline = deadline;
+        if let Some(waker) = waker {
+            self.register(waker);
+        }
+    }
+
+    fn register(&mut self, waker: Waker) {
+        let (key, interrupt) = self.shared.driver.time.insert(self.deadline, waker.clone());
+        if interrupt {
+            self.shared.driver.unpark();
+        }
+        self.entry = Some((key, waker));
     }
 
     fn deregister(&mut self) {
@@ -74,7 +119,7 @@ impl Sleep {
         if crate::coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        if Instant::now() >= self.deadline {
+        if self.now() >= self.deadline {
             self.deregister();
             return Poll::Ready(());
         }
@@ -86,15 +131,7 @@ impl Sleep {
             }
             _ => {
                 self.deregister();
-                let (key, interrupt) = self
-                    .shared
-                    .driver
-                    .time
-                    .insert(self.deadline, cx.waker().clone());
-                if interrupt {
-                    self.shared.driver.unpark();
-                }
-                self.entry = Some((key, cx.waker().clone()));
+                self.register(cx.waker().clone());
             }
         }
         Poll::Pending

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::error::Elapsed;
-use super::{sleep, Sleep};
+use super::{sleep, sleep_until, Instant, Sleep};
 
 /// Runs `future` for at most `duration`: `Ok(output)` if it completes first, otherwise
 /// `Err(Elapsed)` (and the future is dropped with the `Timeout`). A future that is ready at
@@ -31,7 +31,32 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     }
 }
 
-/// The future of [`timeout`].
+/// Runs `future` until `deadline`: `Ok(output)` if it completes first, otherwise
+/// `Err(Elapsed)`. A future that is ready at once passes through even if `deadline` has
+/// passed.
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = brisk::Builder::new().start_paused(true).build().unwrap();
+/// rt.block_on(async {
+///     let deadline = brisk::time::Instant::now() + Duration::from_secs(1);
+///     let slow = brisk::time::sleep(Duration::from_secs(2));
+///     assert!(brisk::time::timeout_at(deadline, slow).await.is_err());
+///     assert_eq!(brisk::time::Instant::now(), deadline);
+/// });
+/// ```
+///
+/// # Panics
+/// If called outside a brisk runtime.
+#[track_caller]
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep_until(deadline),
+    }
+}
+
+/// The future of [`timeout`] and [`timeout_at`].
 pub struct Timeout<F> {
     future: F,
     sleep: Sleep,
@@ -41,6 +66,11 @@ impl<F> Timeout<F> {
     /// The wrapped future.
     pub fn get_ref(&self) -> &F {
         &self.future
+    }
+
+    /// The wrapped future, mutably.
+    pub fn get_mut(&mut self) -> &mut F {
+        &mut self.future
     }
 
     /// Unwraps the future.

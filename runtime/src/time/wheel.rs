@@ -1,6 +1,7 @@
-//! A hierarchical timing wheel: 6 levels of 64 slots at 1 ms resolution.
+//! A hierarchical timing wheel: 6 levels of 64 slots, one tick per slot of level 0.
 //!
-//! Times are `u64` milliseconds since the wheel's own start. The wheel has advanced to
+//! Times are `u64` ticks since the wheel's own start (the time driver's tick is 1 µs; the
+//! wheel itself is unit-free, and the text below writes "ms" for one tick). The wheel has advanced to
 //! `elapsed`; it holds entries with a deadline, and [`Wheel::advance`] fires (hands back) every
 //! entry whose deadline has been reached.
 //!
@@ -8,7 +9,7 @@
 //!
 //! Level `L` has 64 slots, each `64^L` ms wide, so one rotation of level `L` spans `64^(L+1)`
 //! ms: level 0 slots are 1 ms, level 1 slots 64 ms, ..., level 5 slots `2^30` ms, and the whole
-//! wheel spans `64^6 = 2^36` ms (about 2.18 years). Read in base 64, a deadline's digit `L` is
+//! wheel spans `64^6 = 2^36` ms (about 2.18 years at 1 ms per tick, 19 hours at 1 µs). Read in base 64, a deadline's digit `L` is
 //! its slot number on level `L`.
 //!
 //! Entries live in a slab (`Vec` with a free list) and each slot is a doubly linked list of slab

@@ -129,6 +129,7 @@ fn source_name(source: Source) -> &'static str {
         Source::Local => "local",
         Source::Injector => "injector",
         Source::Steal => "steal",
+        Source::Slot => "slot",
     }
 }
 

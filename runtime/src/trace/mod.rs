@@ -57,8 +57,11 @@ pub enum Source {
     Local,
     /// The shared injector queue.
     Injector,
-    /// Another worker's deque.
+    /// Another worker's deque, or its next-task slot.
     Steal,
+    /// Its own next-task slot (a task woken by the previous poll or by the driver; see
+    /// `docs/FAIRNESS.md`, bound F9).
+    Slot,
 }
 
 #[cfg(feature = "trace")]
@@ -150,6 +153,50 @@ mod imp {
         Unpark {
             /// The woken worker's index.
             worker: usize,
+        },
+        /// A woken task was put in this worker's next-task slot (it runs before the local
+        /// deque, bound F9). A task it displaced moves to the deque (a `SlotMove`).
+        SlotPut {
+            /// The task put in the slot.
+            task: Id,
+        },
+        /// The entry in this worker's next-task slot moved to the back of its deque (displaced
+        /// by a newer wake, past the cap of slot polls, after the coop budget was spent, or
+        /// ahead of a yield). The entry may be stale (its task already ran elsewhere).
+        SlotMove {
+            /// The task of the moved entry.
+            task: Id,
+        },
+        /// This worker took `task` from another worker's queue: recorded just before the
+        /// `QueuePop` with `Source::Steal` of the same task.
+        StealFrom {
+            /// The stolen task.
+            task: Id,
+            /// The worker it was taken from.
+            victim: usize,
+            /// True if it was taken from the victim's next-task slot, false for its deque.
+            slot: bool,
+        },
+        /// A batch steal moved `task` from another queue to the back of this worker's deque
+        /// (one event per moved task, in deque order, right after the batch).
+        BatchMove {
+            /// The moved task.
+            task: Id,
+            /// The worker whose deque it left, or `None` for the injector.
+            from: Option<usize>,
+        },
+        /// The worker gave the driver (I/O and timers) a non-blocking turn, or found another
+        /// thread holding it (`busy`: that thread is turning it). Tasks deferred by
+        /// `yield_now` on this worker are queued right after.
+        DriverTurn {
+            /// True if another thread held the driver.
+            busy: bool,
+        },
+        /// `yield_now` deferred `task`: it is queued again after the worker's next driver
+        /// turn (bound F10).
+        YieldDefer {
+            /// The yielding task.
+            task: Id,
         },
     }
 
@@ -321,4 +368,30 @@ hook!(
 hook!(
     /// A worker is woken.
     fn unpark(worker: usize) => imp::Event::Unpark { worker }
+);
+hook!(
+    /// A woken task was put in the worker's next-task slot.
+    fn slot_put(task: Id) => imp::Event::SlotPut { task }
+);
+hook!(
+    /// The slot's entry moved to the back of the deque.
+    fn slot_move(task: Id) => imp::Event::SlotMove { task }
+);
+hook!(
+    /// A task taken from another worker's deque or slot.
+    fn steal_from(task: Id, victim: usize, slot: bool) => imp::Event::StealFrom { task, victim, slot }
+);
+hook!(
+    /// A task moved by a batch steal into this worker's deque (only called with the feature:
+    /// finding the moved tasks costs a pass over the deque).
+    #[cfg_attr(not(feature = "trace"), allow(dead_code))]
+    fn batch_move(task: Id, from: Option<usize>) => imp::Event::BatchMove { task, from }
+);
+hook!(
+    /// A non-blocking driver turn (or the driver found busy).
+    fn driver_turn(busy: bool) => imp::Event::DriverTurn { busy }
+);
+hook!(
+    /// `yield_now` deferred a task until the next driver turn.
+    fn yield_defer(task: Id) => imp::Event::YieldDefer { task }
 );

@@ -177,6 +177,7 @@ fn render(tl: &Timeline, o: &SvgOptions) -> String {
             SliceKind::Poll(Source::Local) => ("#4e79a7", "poll (local queue)"),
             SliceKind::Poll(Source::Steal) => ("#f28e2b", "poll (stolen)"),
             SliceKind::Poll(Source::Injector) => ("#b07aa1", "poll (injector)"),
+            SliceKind::Poll(Source::Slot) => ("#9c755f", "poll (next-task slot)"),
             SliceKind::Inline => ("#59a14f", "inline poll"),
             SliceKind::BlockOn => ("#76b7b2", "block_on poll"),
             SliceKind::Park => ("#bcbcbc", "parked"),

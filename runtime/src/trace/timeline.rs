@@ -273,7 +273,13 @@ impl Timeline {
                     Event::Spawn { .. }
                     | Event::Schedule { .. }
                     | Event::Complete { .. }
-                    | Event::Cancel { .. } => {}
+                    | Event::Cancel { .. }
+                    | Event::SlotPut { .. }
+                    | Event::SlotMove { .. }
+                    | Event::StealFrom { .. }
+                    | Event::BatchMove { .. }
+                    | Event::DriverTurn { .. }
+                    | Event::YieldDefer { .. } => {}
                 }
             }
             close_all(&mut tl, &mut stack, last);
