@@ -36,8 +36,7 @@ use async_executor::Executor;
 /// The four runtimes, in the order the table shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuntimeKind {
-    /// brisk with its default eager-first policy, `SpawnPolicy::Adaptive` (eager, learning per
-    /// spawn site).
+    /// brisk with its default eager-first policy, `SpawnPolicy::Eager`.
     BriskEager,
     /// brisk with `SpawnPolicy::Lazy`: every spawn is queued, as on tokio.
     BriskLazy,
@@ -648,7 +647,7 @@ impl Host for AsyncExecutorHost {
 /// One running runtime of any of the four kinds.
 #[derive(Debug)]
 pub enum AnyRuntime {
-    /// brisk, its default eager-first policy (`SpawnPolicy::Adaptive`).
+    /// brisk, its default eager-first policy (`SpawnPolicy::Eager`).
     BriskEager(BriskHost),
     /// brisk, `SpawnPolicy::Lazy`.
     BriskLazy(BriskHost),
@@ -666,7 +665,7 @@ impl AnyRuntime {
     pub fn build(kind: RuntimeKind, workers: usize) -> io::Result<AnyRuntime> {
         Ok(match kind {
             RuntimeKind::BriskEager => {
-                AnyRuntime::BriskEager(BriskHost::new(workers, brisk::SpawnPolicy::Adaptive)?)
+                AnyRuntime::BriskEager(BriskHost::new(workers, brisk::SpawnPolicy::Eager)?)
             }
             RuntimeKind::BriskLazy => {
                 AnyRuntime::BriskLazy(BriskHost::new(workers, brisk::SpawnPolicy::Lazy)?)

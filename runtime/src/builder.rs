@@ -30,24 +30,29 @@ use crate::Runtime;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SpawnPolicy {
-    /// Like `Eager`, but learns per spawn site (the default): a call site whose children run
-    /// long when polled inline (CPU-bound work, ~20 µs or more on average) is spawned lazily
-    /// for a while, so that its children are queued and other workers can steal them; it is
-    /// retried after a number of spawns that doubles while the site stays slow. The rule and
-    /// its constants are in brisk's `scheduler/eager.rs`.
-    #[default]
+    /// Like `Eager`, but learns per spawn site, and a tick's inline work is also bounded in time
+    /// (`eager_budget_time`): a call site whose children run long when polled inline
+    /// (CPU-bound work, ~20 µs or more on average) is spawned lazily for a while, so that its
+    /// children are queued and other workers can steal them; it is retried after a number of
+    /// spawns that doubles while the site stays slow. The rule and its constants are in
+    /// brisk's `scheduler/eager.rs`. Opt-in for now: it reads a clock on the spawn path (about
+    /// 140 more instructions per ready `spawn(..).await` than `Eager`, under callgrind), and
+    /// whether a given spawn runs inline then depends on timing.
     Adaptive,
     /// Poll the new task inline, at once, whenever the `eager_budget` (a count) and
-    /// `eager_depth` limits allow: the predictable mode, for tests. No clock is read, so
+    /// `eager_depth` limits allow (the default): the predictable mode. No clock is read, so
     /// `eager_budget_time` does not apply and the outcome never depends on timing.
+    #[default]
     Eager,
     /// Queue every new task, as tokio does.
     Lazy,
 }
 
-/// The default `eager_budget`: high enough that the time budget is what usually ends a tick's
-/// inline work (a gather of 1,000 ready children runs inline).
-const DEFAULT_EAGER_BUDGET: u32 = 1024;
+/// The default `eager_budget` under `Eager`: the count is the only bound there (F2).
+const DEFAULT_EAGER_BUDGET: u32 = 128;
+/// The default `eager_budget` under `Adaptive`: high enough that the time budget is what
+/// usually ends a tick's inline work (a gather of 1,000 ready children runs inline).
+const DEFAULT_ADAPTIVE_EAGER_BUDGET: u32 = 1024;
 /// The default `eager_budget_time`.
 const DEFAULT_EAGER_BUDGET_TIME: Duration = Duration::from_micros(50);
 
@@ -145,7 +150,8 @@ impl fmt::Debug for Hooks {
 /// ```
 pub struct Builder {
     worker_threads: Option<usize>,
-    eager_budget: u32,
+    /// `None`: the policy's default.
+    eager_budget: Option<u32>,
     eager_budget_time: Duration,
     eager_depth: u32,
     spawn_policy: SpawnPolicy,
@@ -168,17 +174,17 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Default settings: one worker per CPU, `Adaptive`, `eager_budget` 1024,
-    /// `eager_budget_time` 50 µs, `eager_depth` 16, `global_queue_interval` 61, threads named
+    /// Default settings: one worker per CPU, `Eager`, `eager_budget` 128 (1024 under
+    /// `Adaptive`), `eager_budget_time` 50 µs (`Adaptive` only), `eager_depth` 16, `global_queue_interval` 61, threads named
     /// `brisk-worker-{index}`, at most 512 blocking-pool threads kept alive 10 s when idle, and
     /// the stall report at 1 s in debug builds (off in release builds).
     pub fn new() -> Builder {
         Builder {
             worker_threads: None,
-            eager_budget: DEFAULT_EAGER_BUDGET,
+            eager_budget: None,
             eager_budget_time: DEFAULT_EAGER_BUDGET_TIME,
             eager_depth: 16,
-            spawn_policy: SpawnPolicy::Adaptive,
+            spawn_policy: SpawnPolicy::Eager,
             stall_threshold: cfg!(debug_assertions).then_some(Duration::from_secs(1)),
             global_queue_interval: 61,
             event_interval: 61,
@@ -227,9 +233,11 @@ impl Builder {
         self
     }
 
-    /// Inline polls allowed per tick (default 1024). 0 turns eager spawning off.
+    /// Inline polls allowed per tick (default 128; 1024 under `SpawnPolicy::Adaptive`, where
+    /// `eager_budget_time` usually ends a tick's inline work first). 0 turns eager spawning
+    /// off.
     pub fn eager_budget(&mut self, n: u32) -> &mut Self {
-        self.eager_budget = n;
+        self.eager_budget = Some(n);
         self
     }
 
@@ -269,7 +277,7 @@ impl Builder {
         self
     }
 
-    /// The spawn policy (default [`SpawnPolicy::Adaptive`]).
+    /// The spawn policy (default [`SpawnPolicy::Eager`]).
     pub fn spawn_policy(&mut self, policy: SpawnPolicy) -> &mut Self {
         self.spawn_policy = policy;
         self
@@ -438,7 +446,10 @@ impl Builder {
         }
         Runtime::start(Config {
             worker_threads,
-            eager_budget: self.eager_budget,
+            eager_budget: self.eager_budget.unwrap_or(match self.spawn_policy {
+                SpawnPolicy::Adaptive => DEFAULT_ADAPTIVE_EAGER_BUDGET,
+                SpawnPolicy::Eager | SpawnPolicy::Lazy => DEFAULT_EAGER_BUDGET,
+            }),
             eager_budget_time: self.eager_budget_time,
             eager_depth: self.eager_depth,
             spawn_policy: self.spawn_policy,

@@ -2,8 +2,8 @@
 //!
 //! `spawn(fut)` on a thread that runs this runtime's tasks (a worker, or a thread inside
 //! `block_on`) polls the new task at once, inline, when all of these hold:
-//! 1. the policy asks for it: `SpawnPolicy::Adaptive` (the default) unless the spawn site is
-//!    demoted (below), `SpawnPolicy::Eager`, or `spawn_eager`; never `spawn_lazy` or `Lazy`;
+//! 1. the policy asks for it: `SpawnPolicy::Eager` (the default), `SpawnPolicy::Adaptive`
+//!    unless the spawn site is demoted (below), or `spawn_eager`; never `spawn_lazy` or `Lazy`;
 //! 2. the tick's budgets are not spent (bound F2): at most `eager_budget` inline polls run
 //!    between two queue pops of a worker, and (under every policy but `Eager`, which stays
 //!    deterministic: no clock) an inline poll starts only while less than `eager_budget_time`

@@ -6,21 +6,27 @@
 //! [`write_chrome_json`] (Chrome trace-event JSON, for Perfetto and `about:tracing`) and
 //! [`write_svg`] (a standalone SVG timeline, readable offline in any browser).
 //!
-//! ```
-//! let rt = brisk::Runtime::builder().worker_threads(2).build().unwrap();
-//! rt.block_on(async {
-//!     // Ready at once: polled inline, inside the `block_on` poll.
-//!     let child = brisk::spawn(async { 2 });
-//!     child.await.unwrap()
-//! });
-//! let records = rt.take_trace();
-//! let mut json = Vec::new();
-//! brisk::trace::write_chrome_json(&records, &mut json).unwrap();
-//! assert!(json.starts_with(b"{\"traceEvents\":["));
-//! let mut svg = Vec::new();
-//! brisk::trace::write_svg(&records, &brisk::trace::SvgOptions::default(), &mut svg).unwrap();
-//! assert!(svg.starts_with(b"<svg"));
-//! ```
+//! The example (run as a doctest with the feature on):
+#![cfg_attr(
+    feature = "trace",
+    doc = r#"
+```
+let rt = brisk::Runtime::builder().worker_threads(2).build().unwrap();
+rt.block_on(async {
+    // Ready at once: polled inline, inside the `block_on` poll.
+    let child = brisk::spawn(async { 2 });
+    child.await.unwrap()
+});
+let records = rt.take_trace();
+let mut json = Vec::new();
+brisk::trace::write_chrome_json(&records, &mut json).unwrap();
+assert!(json.starts_with(b"{\"traceEvents\":["));
+let mut svg = Vec::new();
+brisk::trace::write_svg(&records, &brisk::trace::SvgOptions::default(), &mut svg).unwrap();
+assert!(svg.starts_with(b"<svg"));
+```
+"#
+)]
 //!
 //! Invariants: recording never changes a scheduling decision (it only appends to a buffer);
 //! with the feature off every hook is an empty inline function. Each worker appends to its own
