@@ -160,6 +160,7 @@ impl Context {
     /// allow it (bounds F2 and F1). Reads the clock only for the tick's first inline poll: the
     /// time check uses the reading taken at the end of the previous inline poll. Untimed
     /// (`SpawnPolicy::Eager`): count and depth only.
+    #[inline]
     pub(crate) fn take_inline_slot(&self) -> Option<InlineSlot<'_>> {
         let left = self.eager_left.get();
         let depth = self.depth.get();
@@ -201,6 +202,7 @@ impl Context {
     /// Ends an inline poll: reads the clock once and returns an upper bound of the poll's
     /// duration in clock ticks (it includes the parent's own work since the previous reading);
     /// untimed, 0 without a reading.
+    #[inline]
     pub(crate) fn finish_inline(&self, slot: InlineSlot<'_>) -> u64 {
         if !self.timed {
             return 0;

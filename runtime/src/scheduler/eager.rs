@@ -395,7 +395,14 @@ pub(crate) fn watch_end(ctx: &Context) {
 }
 
 /// An inline poll of a task spawned at `site` starts; returns the outer poll's state.
+#[inline]
 fn watch_inline(ctx: &Context, site: &'static Location<'static>) -> Option<Outer> {
+    ctx.shared().config.stall_threshold?;
+    watch_inline_slow(ctx, site)
+}
+
+#[cold]
+fn watch_inline_slow(ctx: &Context, site: &'static Location<'static>) -> Option<Outer> {
     let r = running(ctx)?;
     let outer = Outer {
         seq: r.seq.load(Relaxed),
@@ -408,8 +415,10 @@ fn watch_inline(ctx: &Context, site: &'static Location<'static>) -> Option<Outer
 }
 
 /// The inline poll is over: the outer poll is this worker's again.
+#[inline]
 fn unwatch_inline(ctx: &Context, outer: Option<Outer>) {
-    if let (Some(r), Some(o)) = (running(ctx), outer) {
+    let Some(o) = outer else { return };
+    if let Some(r) = running(ctx) {
         // A new sequence number for the outer poll would report it again; its own is kept.
         publish(r, o.seq, o.started, o.site);
     }
