@@ -612,7 +612,8 @@ pub(crate) mod clock {
         u64::try_from(ns).unwrap_or(u64::MAX)
     }
 
-    #[cfg(target_arch = "x86_64")]
+    // Not under Miri, which cannot run `cpuid` or `rdtsc`: `Instant` there.
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     mod tsc {
         use std::arch::x86_64::{__cpuid, _rdtsc};
 
@@ -634,7 +635,7 @@ pub(crate) mod clock {
         }
     }
 
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     mod tsc {
         pub(super) fn invariant() -> bool {
             false
