@@ -185,6 +185,7 @@ pub mod signal;
 pub mod stream;
 pub mod task;
 pub mod time;
+mod tsc;
 
 #[cfg(feature = "trace")]
 pub mod trace;

@@ -543,6 +543,7 @@ fn watchdog(board: &Board, threshold: Duration) {
 
 /// The policy's clock: raw readings in "ticks" (TSC cycles, or nanoseconds with `Instant`).
 pub(crate) mod clock {
+    use crate::tsc;
     use std::sync::OnceLock;
     use std::time::{Duration, Instant};
 
@@ -610,40 +611,6 @@ pub(crate) mod clock {
     pub(crate) fn to_ns(ticks: u64) -> u64 {
         let ns = u128::from(ticks) * 1000 / u128::from(calibration().ticks_per_us);
         u64::try_from(ns).unwrap_or(u64::MAX)
-    }
-
-    // Not under Miri, which cannot run `cpuid` or `rdtsc`: `Instant` there.
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    mod tsc {
-        use std::arch::x86_64::{__cpuid, _rdtsc};
-
-        /// True if the CPU says its TSC is invariant (CPUID 0x8000_0007, EDX bit 8).
-        // `__cpuid` is a safe function in recent Rust, an unsafe one in the minimum supported.
-        #[allow(unused_unsafe)]
-        pub(super) fn invariant() -> bool {
-            // SAFETY: `cpuid` exists on every x86_64 CPU; leaf 0x8000_0000 gives the highest
-            // extended leaf, and 0x8000_0007 is only read if it exists.
-            unsafe {
-                __cpuid(0x8000_0000).eax >= 0x8000_0007 && __cpuid(0x8000_0007).edx & (1 << 8) != 0
-            }
-        }
-
-        #[inline]
-        pub(super) fn read() -> u64 {
-            // SAFETY: `rdtsc` exists on every x86_64 CPU and has no side effects.
-            unsafe { _rdtsc() }
-        }
-    }
-
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    mod tsc {
-        pub(super) fn invariant() -> bool {
-            false
-        }
-
-        pub(super) fn read() -> u64 {
-            0
-        }
     }
 }
 

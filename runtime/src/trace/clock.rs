@@ -8,6 +8,8 @@
 
 use std::time::Instant;
 
+use crate::tsc;
+
 /// The clock of one runtime's trace.
 pub(super) struct Clock {
     start: Instant,
@@ -44,40 +46,6 @@ impl Clock {
             Some((t0, ns_per_tick)) => (raw.saturating_sub(t0) as f64 * ns_per_tick) as u64,
             None => raw,
         }
-    }
-}
-
-// Not under Miri, which cannot run `cpuid` or `rdtsc` (inline assembly): it uses `Instant`.
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-mod tsc {
-    use std::arch::x86_64::{__cpuid, _rdtsc};
-
-    /// True if the CPU says its TSC is invariant.
-    // `__cpuid` is a safe function in recent Rust, an unsafe one in the minimum supported.
-    #[allow(unused_unsafe)]
-    pub(super) fn invariant() -> bool {
-        // SAFETY: `cpuid` exists on every x86_64 CPU; leaf 0x8000_0000 gives the highest
-        // extended leaf, and 0x8000_0007 is only read if it exists.
-        unsafe {
-            __cpuid(0x8000_0000).eax >= 0x8000_0007 && __cpuid(0x8000_0007).edx & (1 << 8) != 0
-        }
-    }
-
-    #[inline]
-    pub(super) fn read() -> u64 {
-        // SAFETY: `rdtsc` exists on every x86_64 CPU and has no side effects.
-        unsafe { _rdtsc() }
-    }
-}
-
-#[cfg(not(all(target_arch = "x86_64", not(miri))))]
-mod tsc {
-    pub(super) fn invariant() -> bool {
-        false
-    }
-
-    pub(super) fn read() -> u64 {
-        0
     }
 }
 
