@@ -20,7 +20,7 @@ use std::fmt;
 use std::io;
 #[cfg(test)]
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -122,6 +122,8 @@ struct Inner {
     registry: mio::Registry,
     waker: mio::Waker,
     slab: Mutex<Slab>,
+    /// `Slab::live`, readable without the lock (written under it).
+    live: AtomicUsize,
     /// An unpark is pending: the waker was (or is being) signalled and no turn has
     /// consumed it yet.
     unparked: AtomicBool,
@@ -161,6 +163,7 @@ impl Reactor {
                 registry,
                 waker,
                 slab: Mutex::new(Slab::default()),
+                live: AtomicUsize::new(0),
                 unparked: AtomicBool::new(false),
             }),
             pending: Vec::new(),
@@ -206,6 +209,12 @@ impl Reactor {
             woken += state.set_readiness(ready);
         }
         Ok(woken)
+    }
+
+    /// Live registrations (a relaxed reading: one made on another thread just now may not be
+    /// counted yet).
+    pub(crate) fn sources(&self) -> usize {
+        self.inner.live.load(Ordering::Relaxed)
     }
 
     /// Dispatches readiness for `token` as if mio had reported it (for tests).
@@ -328,9 +337,14 @@ impl Handle {
         source: &mut S,
         interest: Interest,
     ) -> io::Result<Registration> {
-        let (token, state) = self.inner.slab().insert()?;
+        let (token, state) = {
+            let mut slab = self.inner.slab();
+            let inserted = slab.insert()?;
+            self.inner.live.store(slab.live, Ordering::Relaxed);
+            inserted
+        };
         if let Err(e) = self.inner.registry.register(source, token, interest) {
-            self.inner.slab().remove(token);
+            self.remove(token);
             return Err(e);
         }
         Ok(Registration {
@@ -338,6 +352,14 @@ impl Handle {
             token,
             state,
         })
+    }
+
+    /// Frees `token`'s slot (if it is still that token's).
+    fn remove(&self, token: Token) -> bool {
+        let mut slab = self.inner.slab();
+        let removed = slab.remove(token);
+        self.inner.live.store(slab.live, Ordering::Relaxed);
+        removed
     }
 
     /// Number of live registrations.
@@ -418,7 +440,7 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.handle.inner.slab().remove(self.token);
+        self.handle.remove(self.token);
     }
 }
 
@@ -498,11 +520,14 @@ mod tests {
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
 
         // Removing with a stale token is refused too.
-        assert!(!handle.inner.slab().remove(stale));
+        assert!(!handle.remove(stale));
         assert_eq!(handle.registrations(), 1);
+        // The lock-free count the driver reads follows the slab.
+        assert_eq!(reactor.sources(), 1);
         reg_b.deregister(&mut b).unwrap();
         drop(reg_b);
         assert_eq!(handle.registrations(), 0);
+        assert_eq!(reactor.sources(), 0);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - At most one thread holds the driver at a time ([`Driver::try_lock`]); nobody ever blocks
 //!   waiting for it. A worker that parks with it sleeps in the reactor until I/O, an
 //!   [`unpark`](Driver::unpark), or the next timer deadline; busy workers turn it without
-//!   blocking every `event_interval` ticks.
+//!   blocking every `event_interval` ticks (skipping the system call while nothing but the
+//!   driver's own timer is registered: [`DriverGuard::turn_nonblocking`]).
 //! - Every turn fires the timers that are due when it returns, so a timer's waker runs at most
 //!   one turn after its deadline passed, and never before it (see `time/driver.rs`).
 //! - A sleep until a timer is exact to the microsecond where the OS allows: on Linux a timerfd
@@ -87,6 +88,22 @@ impl DriverGuard<'_> {
     /// past the next timer deadline, then fires the timers that are due.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
         self.turn(timeout, false);
+    }
+
+    /// A turn that does not wait: fires the timers that are due and, if any source other than
+    /// the driver's own timer is registered, polls the reactor without blocking. With no such
+    /// source there is no readiness to collect, so the system call is skipped: busy workers
+    /// (and `yield_now`, which waits for a driver turn) pay for I/O polls only when there is
+    /// I/O.
+    pub(crate) fn turn_nonblocking(&mut self) {
+        let own = usize::from(self.timer.is_some());
+        if self.reactor.sources() > own || self.driver.time.clock().is_paused() {
+            self.park(Some(Duration::ZERO));
+        } else {
+            let time = &self.driver.time;
+            time.unparked();
+            time.process();
+        }
     }
 
     /// Like [`park`](Self::park) with no timeout, for the last worker to go idle: when

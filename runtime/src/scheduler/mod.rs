@@ -159,7 +159,7 @@ impl Shared {
     /// unless another worker holds the driver. True if this thread turned it.
     pub(crate) fn poll_driver_nonblocking(&self) -> bool {
         if let Some(mut driver) = self.driver.try_lock() {
-            driver.park(Some(std::time::Duration::ZERO));
+            driver.turn_nonblocking();
             true
         } else {
             false

@@ -62,7 +62,10 @@ pub(crate) fn defer_yield(waker: &Waker) -> bool {
     DEFERRED
         .try_with(|d| {
             let mut d = d.borrow_mut();
-            if !d.iter().any(|w| w.will_wake(waker)) {
+            // Only the last one is compared (a task yielding in a loop is deferred once per
+            // turn); an older duplicate is harmless: its second wake finds the task queued.
+            // Scanning them all made each yield cost O(deferred tasks).
+            if !d.last().is_some_and(|w| w.will_wake(waker)) {
                 d.push(waker.clone());
             }
         })
