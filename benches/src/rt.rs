@@ -36,7 +36,7 @@ use async_executor::Executor;
 /// The four runtimes, in the order the table shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuntimeKind {
-    /// brisk with its default eager-first policy, `SpawnPolicy::Eager`.
+    /// brisk with its default eager-first policy, `SpawnPolicy::Adaptive`.
     BriskEager,
     /// brisk with `SpawnPolicy::Lazy`: every spawn is queued, as on tokio.
     BriskLazy,
@@ -647,7 +647,7 @@ impl Host for AsyncExecutorHost {
 /// One running runtime of any of the four kinds.
 #[derive(Debug)]
 pub enum AnyRuntime {
-    /// brisk, its default eager-first policy (`SpawnPolicy::Eager`).
+    /// brisk, its default eager-first policy (`SpawnPolicy::Adaptive`).
     BriskEager(BriskHost),
     /// brisk, `SpawnPolicy::Lazy`.
     BriskLazy(BriskHost),
@@ -665,7 +665,7 @@ impl AnyRuntime {
     pub fn build(kind: RuntimeKind, workers: usize) -> io::Result<AnyRuntime> {
         Ok(match kind {
             RuntimeKind::BriskEager => {
-                AnyRuntime::BriskEager(BriskHost::new(workers, brisk::SpawnPolicy::Eager)?)
+                AnyRuntime::BriskEager(BriskHost::new(workers, brisk::SpawnPolicy::default())?)
             }
             RuntimeKind::BriskLazy => {
                 AnyRuntime::BriskLazy(BriskHost::new(workers, brisk::SpawnPolicy::Lazy)?)

@@ -30,19 +30,20 @@ use crate::Runtime;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SpawnPolicy {
-    /// Like `Eager`, but learns per spawn site, and a tick's inline work is also bounded in time
-    /// (`eager_budget_time`): a call site whose children run long when polled inline
-    /// (CPU-bound work, ~20 µs or more on average) is spawned lazily for a while, so that its
-    /// children are queued and other workers can steal them; it is retried after a number of
-    /// spawns that doubles while the site stays slow. The rule and its constants are in
-    /// brisk's `scheduler/eager.rs`. Opt-in for now: it reads a clock on the spawn path (about
-    /// 140 more instructions per ready `spawn(..).await` than `Eager`, under callgrind), and
-    /// whether a given spawn runs inline then depends on timing.
+    /// Eager-first, bounded in time and learning per spawn site (the default). Like `Eager`,
+    /// but a tick's inline work is also bounded in time (`eager_budget_time`), and a call site
+    /// whose children run long when polled inline (CPU-bound work, ~20 µs or more on average)
+    /// is spawned lazily for a while, so that its children are queued and other workers can
+    /// steal them; it is retried after a number of spawns that doubles while the site stays
+    /// slow. Sites whose inline polls are reliably short are timed on a sample only, so a
+    /// ready `spawn` costs what it costs under `Eager`. The rule and its constants are in
+    /// brisk's `scheduler/eager.rs`. Whether a given spawn runs inline may depend on timing
+    /// (the first spawn of a tick always may); use `Eager` where a test needs to know.
+    #[default]
     Adaptive,
     /// Poll the new task inline, at once, whenever the `eager_budget` (a count) and
-    /// `eager_depth` limits allow (the default): the predictable mode. No clock is read, so
+    /// `eager_depth` limits allow: the predictable mode. No clock is read, so
     /// `eager_budget_time` does not apply and the outcome never depends on timing.
-    #[default]
     Eager,
     /// Queue every new task, as tokio does.
     Lazy,
@@ -174,8 +175,9 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Default settings: one worker per CPU, `Eager`, `eager_budget` 128 (1024 under
-    /// `Adaptive`), `eager_budget_time` 50 µs (`Adaptive` only), `eager_depth` 16, `global_queue_interval` 61, threads named
+    /// Default settings: one worker per CPU, `Adaptive`, `eager_budget` 1024 (128 under
+    /// `Eager`), `eager_budget_time` 50 µs (not under `Eager`), `eager_depth` 16,
+    /// `global_queue_interval` 61, threads named
     /// `brisk-worker-{index}`, at most 512 blocking-pool threads kept alive 10 s when idle, and
     /// the stall report at 1 s in debug builds (off in release builds).
     pub fn new() -> Builder {
@@ -184,7 +186,7 @@ impl Builder {
             eager_budget: None,
             eager_budget_time: DEFAULT_EAGER_BUDGET_TIME,
             eager_depth: 16,
-            spawn_policy: SpawnPolicy::Eager,
+            spawn_policy: SpawnPolicy::Adaptive,
             stall_threshold: cfg!(debug_assertions).then_some(Duration::from_secs(1)),
             global_queue_interval: 61,
             event_interval: 61,
@@ -277,7 +279,7 @@ impl Builder {
         self
     }
 
-    /// The spawn policy (default [`SpawnPolicy::Eager`]).
+    /// The spawn policy (default [`SpawnPolicy::Adaptive`]).
     pub fn spawn_policy(&mut self, policy: SpawnPolicy) -> &mut Self {
         self.spawn_policy = policy;
         self

@@ -69,18 +69,19 @@
 //! for it, the tick's budgets are not spent and the nesting depth allows it. A *tick* is one poll
 //! of a task taken from a queue; the budgets reset at each tick.
 //!
-//! - [`Builder::eager_budget`]: inline polls per tick (default 128; 1024 under `Adaptive`). 0
+//! - [`Builder::eager_budget`]: inline polls per tick (default 1024; 128 under `Eager`). 0
 //!   turns eager spawning off.
-//! - [`Builder::eager_budget_time`] (`Adaptive` only): time a tick may spend on inline polls
+//! - [`Builder::eager_budget_time`] (not under `Eager`): time a tick may spend on inline polls
 //!   (default 50 µs; an inline poll starts only while less has passed since the tick's first
 //!   one). Bounds how long eager work can delay queued work.
 //! - [`Builder::eager_depth`]: maximum inline nesting (default 16), so recursive spawning never
 //!   overflows the stack; deeper spawns are queued.
-//! - [`Builder::spawn_policy`]: [`SpawnPolicy::Eager`] (the default: inline whenever the count
-//!   budget and depth allow; deterministic, no clock read), [`SpawnPolicy::Adaptive`] (opt-in:
-//!   eager under a time budget too, and a call site whose children run long inline is spawned
-//!   lazily for a while, so that idle workers can steal them) or [`SpawnPolicy::Lazy`] (queue
-//!   every spawn, as tokio does), and per call [`spawn_eager`] / [`spawn_lazy`].
+//! - [`Builder::spawn_policy`]: [`SpawnPolicy::Adaptive`] (the default: eager under the count
+//!   and time budgets, and a call site whose children run long inline is spawned lazily for a
+//!   while, so that idle workers can steal them), [`SpawnPolicy::Eager`] (inline whenever the
+//!   count budget and depth allow; deterministic, no clock read: the mode for tests that
+//!   assert where a child ran) or [`SpawnPolicy::Lazy`] (queue every spawn, as tokio does),
+//!   and per call [`spawn_eager`] / [`spawn_lazy`].
 //! - Awaiting the [`JoinHandle`] of a task that is queued but not started claims it and polls it
 //!   inline, under the same limits (await-inlining, not under `Lazy`).
 //! - [`Builder::stall_threshold`]: a poll running longer (default 1 s in debug builds, off in

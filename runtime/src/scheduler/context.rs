@@ -48,8 +48,10 @@ pub(crate) struct Context {
     pub(crate) tick: Cell<u64>,
     /// Clock reading when this tick's first inline poll started; 0 before it.
     pub(crate) inline_start: Cell<u64>,
-    /// The latest clock reading of this tick's inline polls (the end of the last one).
+    /// The latest clock reading of this tick's inline polls (the end of the last timed one).
     pub(crate) last_reading: Cell<u64>,
+    /// Inline polls that ended since `last_reading` without a reading of their own.
+    pub(crate) unread: Cell<u32>,
     /// `eager_budget_time` in clock ticks.
     pub(crate) budget_ticks: u64,
     /// True if inline polls are timed (every policy but `SpawnPolicy::Eager`, which stays
@@ -109,6 +111,7 @@ impl Context {
             tick: Cell::new(0),
             inline_start: Cell::new(0),
             last_reading: Cell::new(0),
+            unread: Cell::new(0),
             budget_ticks,
             timed,
             sites: eager::SiteTable::default(),
@@ -144,6 +147,7 @@ impl Context {
     /// this worker's poll is over. Idempotent; `start_tick` calls it first.
     pub(crate) fn end_tick(&self) {
         let start = self.inline_start.replace(0);
+        self.unread.set(0);
         if start != 0 {
             let spent = self.last_reading.get().saturating_sub(start);
             self.shared()
@@ -157,11 +161,14 @@ impl Context {
     }
 
     /// Takes one inline poll from this tick's budgets if the count, the time and the depth
-    /// allow it (bounds F2 and F1). Reads the clock only for the tick's first inline poll: the
-    /// time check uses the reading taken at the end of the previous inline poll. Untimed
-    /// (`SpawnPolicy::Eager`): count and depth only.
+    /// allow it (bounds F2 and F1). `timed`: the poll's end is to be read on the clock
+    /// (`SpawnPolicy::Eager` never reads it; `Adaptive` skips the reading for sampled sites,
+    /// `scheduler/eager.rs`). Reads the clock only for the tick's first inline poll: the time
+    /// check uses the latest reading, taken at the end of a timed inline poll. At most
+    /// [`eager::UNTIMED_RUN`] inline polls in a row go unread: the next one is timed whatever
+    /// its site.
     #[inline]
-    pub(crate) fn take_inline_slot(&self) -> Option<InlineSlot<'_>> {
+    pub(crate) fn take_inline_slot(&self, timed: bool) -> Option<InlineSlot<'_>> {
         let left = self.eager_left.get();
         let depth = self.depth.get();
         if left == 0 || depth >= self.shared().config.eager_depth {
@@ -173,6 +180,7 @@ impl Context {
             return Some(InlineSlot {
                 depth: &self.depth,
                 from: 0,
+                timed: false,
             });
         }
         let start = self.inline_start.get();
@@ -196,22 +204,26 @@ impl Context {
         Some(InlineSlot {
             depth: &self.depth,
             from,
+            timed: timed || self.unread.get() >= eager::UNTIMED_RUN,
         })
     }
 
-    /// Ends an inline poll: reads the clock once and returns an upper bound of the poll's
-    /// duration in clock ticks (it includes the parent's own work since the previous reading);
-    /// untimed, 0 without a reading.
+    /// Ends an inline poll. A timed one reads the clock once and returns an upper bound of
+    /// the time since the previous reading (this poll, the untimed inline polls since that
+    /// reading, and the parent's own work in between) and how many inline polls that time
+    /// covers; an untimed one (and any under `SpawnPolicy::Eager`) returns `None`.
     #[inline]
-    pub(crate) fn finish_inline(&self, slot: InlineSlot<'_>) -> u64 {
-        if !self.timed {
-            return 0;
+    pub(crate) fn finish_inline(&self, slot: InlineSlot<'_>) -> Option<(u64, u32)> {
+        if !slot.timed {
+            if self.timed {
+                self.unread.set(self.unread.get() + 1);
+            }
+            return None;
         }
         let now = clock::now().max(1);
         self.last_reading.set(now);
-        let from = slot.from;
-        drop(slot);
-        now.saturating_sub(from)
+        let polls = self.unread.replace(0) + 1;
+        Some((now.saturating_sub(slot.from), polls))
     }
 
     /// Adds one to a metrics counter of this thread.
@@ -229,6 +241,8 @@ pub(crate) struct InlineSlot<'a> {
     depth: &'a Cell<u32>,
     /// The clock reading the poll's duration is measured from.
     pub(crate) from: u64,
+    /// The poll's end is read on the clock.
+    timed: bool,
 }
 
 impl Drop for InlineSlot<'_> {

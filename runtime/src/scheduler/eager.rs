@@ -2,13 +2,15 @@
 //!
 //! `spawn(fut)` on a thread that runs this runtime's tasks (a worker, or a thread inside
 //! `block_on`) polls the new task at once, inline, when all of these hold:
-//! 1. the policy asks for it: `SpawnPolicy::Eager` (the default), `SpawnPolicy::Adaptive`
-//!    unless the spawn site is demoted (below), or `spawn_eager`; never `spawn_lazy` or `Lazy`;
+//! 1. the policy asks for it: `SpawnPolicy::Adaptive` (the default) unless the spawn site is
+//!    demoted (below), `SpawnPolicy::Eager`, or `spawn_eager`; never `spawn_lazy` or `Lazy`;
 //! 2. the tick's budgets are not spent (bound F2): at most `eager_budget` inline polls run
 //!    between two queue pops of a worker, and (under every policy but `Eager`, which stays
-//!    deterministic: no clock) an inline poll starts only while less than `eager_budget_time`
-//!    has passed since the tick's first inline poll started. So a tick spends at most
-//!    `eager_budget_time` plus one inline poll on inline work;
+//!    deterministic: no clock) an inline poll starts only while the latest clock reading is
+//!    less than `eager_budget_time` after the start of the tick's first inline poll. So a tick
+//!    spends at most `eager_budget_time` plus one timed inline poll plus the untimed inline
+//!    polls since the latest reading (at most [`UNTIMED_RUN`], each of a sampled site, below)
+//!    on inline work;
 //! 3. the inline nesting depth is below `eager_depth` (bound F1): a child spawning a child
 //!    spawning ... goes to the queue at that depth instead of growing the stack.
 //!
@@ -24,16 +26,25 @@
 //! spent). Counted in `eager_deferred` when it was eligible for an inline poll. Spawns from
 //! other threads go to the injector.
 //!
-//! The clock: the time stamp counter (x86_64 with an invariant TSC, ~10 ns a reading) or
-//! `Instant`. It is read once per inline poll, when the poll ends (plus once when a tick's first
-//! inline poll starts); the budget check before a poll uses the previous reading, so a check
-//! costs no reading. A poll's measured duration runs from the previous reading, so it also
-//! counts the parent's own work since then: it is an upper bound.
+//! The clock: the time stamp counter (x86_64 with an invariant TSC) or `Instant`. A reading
+//! costs about 10 ns on the project's machine, a quarter of a whole ready `spawn(..).await`,
+//! so the ready path avoids it: a timed inline poll reads the clock once, when it ends (plus
+//! once when a tick's first inline poll starts); the budget check before a poll uses the
+//! latest reading, so a check costs no reading. A reading covers the time since the previous
+//! one: this poll, the untimed polls in between and the parent's own work; an upper bound.
+//!
+//! Sampling: a site whose last [`SHORT_STREAK`] timed polls each took less than
+//! [`SHORT_POLL`] (1 µs; the untimed polls a reading also covers are charged up to
+//! `SHORT_POLL` each) is *sampled*: its next [`UNTIMED_RUN`] inline polls end without a
+//! reading, then one is timed again; any timed poll of 1 µs or more ends the sampling. And a
+//! thread never runs more than `UNTIMED_RUN` untimed inline polls in a row: the next one is
+//! timed whatever its site. So a site that turns CPU-bound is noticed within 16 of its polls,
+//! and the time budget is checked at least every 16 inline polls.
 //!
 //! Adaptation (`SpawnPolicy::Adaptive`), per spawn site (the `#[track_caller]` `Location` of
 //! the `spawn` call): each thread keeps a table of [`SITES`] entries, direct-mapped by the
 //! site's address (a colliding site evicts the other: memory stays bounded, at worst a site is
-//! relearned). An entry holds an exponential moving average of the site's inline poll
+//! relearned). An entry holds an exponential moving average of the site's timed inline poll
 //! durations (weight 1/[`EWMA_WEIGHT`] for the new sample, starting from 0). When the average
 //! reaches [`LONG_POLL`] (20 µs) the site is *demoted*: its next
 //! `LAZY_SPAWNS << backoff` spawns on this thread are queued (stealable, so CPU-bound children
@@ -46,7 +57,7 @@
 //! since the previous reading) only loses that < 5%. Sites whose children suspend are not
 //! demoted: their first poll usually costs less than queueing would. All of it is plain `Cell`
 //! state of the thread: no lock, no atomic read-modify-write, and no clock reading beyond the
-//! one per inline poll. Counted in `sites_demoted` and `adaptive_deferred`.
+//! one per timed inline poll. Counted in `sites_demoted` and `adaptive_deferred`.
 //!
 //! Await-inlining: awaiting the `JoinHandle` of a task that is queued but not running claims it
 //! and polls it right there, under the same budgets and depth, unless the policy is `Lazy`. Its
@@ -104,8 +115,14 @@ where
     let site = Location::caller();
     let spawned = context::with_current(|ctx| {
         let ctx = ctx?;
-        let shared = ctx.shared().clone();
-        Some(spawn_in(&shared, Some(ctx), Id::next(), future, mode, site))
+        Some(spawn_in(
+            ctx.shared(),
+            Some(ctx),
+            Id::next(),
+            future,
+            mode,
+            site,
+        ))
     });
     match spawned {
         Some(handle) => handle,
@@ -166,16 +183,19 @@ where
     };
     if eligible {
         let entry = adaptive.then(|| ctx.sites.entry(site));
-        if entry.is_some_and(|e| e.demoted()) {
+        let decision = entry.map_or(Decision::Timed, |e| e.decide());
+        if decision == Decision::Queue {
             ctx.count(|m| &m.adaptive_deferred);
-        } else if let Some(slot) = ctx.take_inline_slot() {
+        } else if let Some(slot) = ctx.take_inline_slot(decision == Decision::Timed) {
             trace::spawn(id, true, site);
             let outer = watch_inline(ctx, site);
             let (ptr, finished) = harness::spawn_inline(shared, id, future);
-            let took = ctx.finish_inline(slot);
+            let reading = ctx.finish_inline(slot);
             unwatch_inline(ctx, outer);
-            if entry.is_some_and(|e| e.record(took)) {
-                ctx.count(|m| &m.sites_demoted);
+            if let (Some(e), Some((took, polls))) = (entry, reading) {
+                if e.record(took, polls) {
+                    ctx.count(|m| &m.sites_demoted);
+                }
             }
             if finished {
                 ctx.count(|m| &m.eager_completed);
@@ -220,7 +240,7 @@ pub(crate) fn inline_await(ptr: NonNull<Header>) -> bool {
         {
             return false;
         }
-        let Some(slot) = ctx.take_inline_slot() else {
+        let Some(slot) = ctx.take_inline_slot(true) else {
             return false;
         };
         let ran = harness::claim_and_poll(shared, ptr);
@@ -245,9 +265,16 @@ pub(crate) const EWMA_WEIGHT: u64 = 8;
 pub(crate) const LAZY_SPAWNS: u32 = 32;
 /// The largest `backoff` exponent: a site is probed again after at most 32 << 5 = 1024 spawns.
 pub(crate) const MAX_BACKOFF: u8 = 5;
+/// An inline poll this short (an upper bound of it) counts toward a site's short streak.
+pub(crate) const SHORT_POLL: Duration = Duration::from_micros(1);
+/// Timed polls in a row, each shorter than [`SHORT_POLL`], after which a site is sampled.
+pub(crate) const SHORT_STREAK: u8 = 4;
+/// A sampled site's inline polls go unread `UNTIMED_RUN` at a time between two timed ones;
+/// and a thread never runs more than `UNTIMED_RUN` untimed inline polls in a row.
+pub(crate) const UNTIMED_RUN: u32 = 15;
 
 /// What a thread knows of one spawn site.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Site {
     /// The site's address; 0 for an empty entry.
     key: usize,
@@ -257,19 +284,47 @@ struct Site {
     lazy_left: u32,
     /// Demotions in a row, less the short polls since (the demotion length's exponent).
     backoff: u8,
+    /// Timed polls in a row shorter than `SHORT_POLL` (up to `SHORT_STREAK`).
+    short_streak: u8,
+    /// Inline polls still to run untimed before the next timed one (a sampled site).
+    untimed_left: u8,
+}
+
+impl Site {
+    const EMPTY: Site = Site {
+        key: 0,
+        avg: 0,
+        lazy_left: 0,
+        backoff: 0,
+        short_streak: 0,
+        untimed_left: 0,
+    };
+}
+
+/// How a spawn from one site is to be run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Queued: the site is demoted.
+    Queue,
+    /// Inline, and the poll's end is read on the clock.
+    Timed,
+    /// Inline, without a reading (a sampled site between two timed polls).
+    Untimed,
 }
 
 /// A thread's table of spawn sites (module docs, "Adaptation"). Only its thread touches it.
 pub(crate) struct SiteTable {
-    entries: Box<[Cell<Site>]>,
+    entries: [Cell<Site>; SITES],
     long_ticks: u64,
+    short_ticks: u64,
 }
 
 impl Default for SiteTable {
     fn default() -> Self {
         SiteTable {
-            entries: (0..SITES).map(|_| Cell::new(Site::default())).collect(),
+            entries: [const { Cell::new(Site::EMPTY) }; SITES],
             long_ticks: clock::from_duration(LONG_POLL),
+            short_ticks: clock::from_duration(SHORT_POLL),
         }
     }
 }
@@ -283,9 +338,9 @@ impl SiteTable {
         let index =
             (key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SITES.trailing_zeros());
         SiteEntry {
-            cell: &self.entries[index as usize],
+            cell: &self.entries[index as usize % SITES],
             key,
-            long_ticks: self.long_ticks,
+            table: self,
         }
     }
 }
@@ -295,40 +350,63 @@ impl SiteTable {
 pub(crate) struct SiteEntry<'a> {
     cell: &'a Cell<Site>,
     key: usize,
-    long_ticks: u64,
+    table: &'a SiteTable,
 }
 
 impl SiteEntry<'_> {
-    /// True if the site is demoted: this spawn is to be queued (and counts down the demotion).
+    /// How this spawn is to run: queued while the site is demoted (counting the demotion
+    /// down), untimed while a sampled site is between two timed polls, else timed.
     #[inline]
-    pub(crate) fn demoted(&self) -> bool {
+    pub(crate) fn decide(&self) -> Decision {
         let mut e = self.cell.get();
-        if e.key != self.key || e.lazy_left == 0 {
-            return false;
+        if e.key != self.key {
+            return Decision::Timed;
         }
-        e.lazy_left -= 1;
-        self.cell.set(e);
-        true
+        if e.lazy_left > 0 {
+            e.lazy_left -= 1;
+            self.cell.set(e);
+            return Decision::Queue;
+        }
+        if e.untimed_left > 0 {
+            e.untimed_left -= 1;
+            self.cell.set(e);
+            return Decision::Untimed;
+        }
+        Decision::Timed
     }
 
-    /// Records an inline poll of the site that took `ticks`; true if that demoted the site.
+    /// Records a timed inline poll of the site: `took` clock ticks since the previous reading,
+    /// which covered `polls` inline polls (this one and the untimed ones before it, each of a
+    /// sampled site, to which up to `SHORT_POLL` each is attributed). True if that demoted the
+    /// site.
     #[inline]
-    pub(crate) fn record(&self, ticks: u64) -> bool {
+    pub(crate) fn record(&self, took: u64, polls: u32) -> bool {
+        let (long, short) = (self.table.long_ticks, self.table.short_ticks);
         let mut e = self.cell.get();
         if e.key != self.key {
             e = Site {
                 key: self.key,
-                ..Site::default()
+                ..Site::EMPTY
             };
         }
-        e.avg = e.avg - e.avg / EWMA_WEIGHT + ticks / EWMA_WEIGHT;
-        let demote = e.avg >= self.long_ticks;
+        let sample = took.saturating_sub(u64::from(polls - 1) * short);
+        e.avg = e.avg - e.avg / EWMA_WEIGHT + sample / EWMA_WEIGHT;
+        let demote = e.avg >= long;
         if demote {
             e.lazy_left = LAZY_SPAWNS << e.backoff;
             e.backoff = (e.backoff + 1).min(MAX_BACKOFF);
             e.avg = 0;
-        } else if ticks < self.long_ticks {
+            e.short_streak = 0;
+        } else if sample < long {
             e.backoff = e.backoff.saturating_sub(1);
+        }
+        if sample < short {
+            e.short_streak = (e.short_streak + 1).min(SHORT_STREAK);
+            if e.short_streak == SHORT_STREAK {
+                e.untimed_left = UNTIMED_RUN as u8;
+            }
+        } else {
+            e.short_streak = 0;
         }
         self.cell.set(e);
         demote
@@ -584,6 +662,8 @@ pub(crate) mod clock {
     thread_local! {
         /// A deterministic clock for this thread's readings, in tests.
         pub(crate) static FAKE: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+        /// Readings of `FAKE` so far.
+        pub(crate) static FAKE_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     }
 
     /// A reading.
@@ -591,6 +671,7 @@ pub(crate) mod clock {
     pub(crate) fn now() -> u64 {
         #[cfg(test)]
         if let Some(t) = FAKE.with(std::cell::Cell::get) {
+            FAKE_READS.with(|r| r.set(r.get() + 1));
             return t;
         }
         let cal = calibration();
@@ -624,8 +705,8 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::clock::{self, FAKE};
-    use super::{LAZY_SPAWNS, LONG_POLL};
+    use super::clock::{self, FAKE, FAKE_READS};
+    use super::{LAZY_SPAWNS, LONG_POLL, SHORT_POLL, SHORT_STREAK, UNTIMED_RUN};
     use crate::{Runtime, SpawnPolicy};
 
     fn runtime(policy: SpawnPolicy, budget_time: Duration) -> Runtime {
@@ -751,6 +832,90 @@ mod tests {
         let other = inline_pattern(&rt, 10, |_| short);
         assert!(other.iter().all(|&b| b), "{other:?}");
         assert_eq!(rt.metrics().sites_demoted(), 1);
+    }
+
+    #[test]
+    fn a_short_site_is_timed_on_a_sample_only() {
+        let rt = runtime(SpawnPolicy::Adaptive, Duration::from_secs(3600));
+        let short = clock::from_duration(SHORT_POLL / 10);
+        FAKE_READS.with(|r| r.set(0));
+        let pattern = inline_pattern(&rt, 320, |_| short);
+        assert!(pattern.iter().all(|&b| b), "{pattern:?}");
+        let reads = FAKE_READS.with(std::cell::Cell::get);
+        // The tick's start, SHORT_STREAK timed polls, then one timed poll in UNTIMED_RUN + 1.
+        let timed = u64::from(SHORT_STREAK) + (320 - u64::from(SHORT_STREAK)).div_ceil(16);
+        assert!(
+            reads <= timed + 1,
+            "{reads} clock readings for 320 short inline polls (expected about {timed})"
+        );
+        assert!(reads >= timed - 1, "only {reads} clock readings");
+    }
+
+    #[test]
+    fn untimed_polls_of_several_sampled_sites_still_meet_a_reading_every_16() {
+        let budget = Duration::from_micros(10);
+        let rt = runtime(SpawnPolicy::Adaptive, budget);
+        let step = clock::from_duration(SHORT_POLL / 2);
+        let ran = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        FAKE.with(|f| f.set(Some(1_000)));
+        rt.block_on(async {
+            for _ in 0..200 {
+                // Two sites, alternating, each sampled on its own: without the thread's own
+                // limit their untimed runs would add up to 30 polls without a reading.
+                let child = |ran: Arc<std::sync::atomic::AtomicU64>| async move {
+                    if work(step) {
+                        ran.fetch_add(1, SeqCst);
+                    }
+                };
+                drop(crate::spawn(child(ran.clone())));
+                drop(crate::spawn(child(ran.clone())));
+            }
+            crate::task::yield_now().await;
+        });
+        FAKE.with(|f| f.set(None));
+        let spent = ran.load(SeqCst) * step;
+        let budget_ticks = clock::from_duration(budget);
+        assert!(
+            spent < budget_ticks + (u64::from(UNTIMED_RUN) + 1) * step,
+            "{} inline polls spent {spent} ticks > budget {budget_ticks} + 16 polls",
+            ran.load(SeqCst)
+        );
+    }
+
+    #[test]
+    fn a_sampled_site_that_turns_long_is_demoted_within_untimed_run_polls() {
+        let rt = runtime(SpawnPolicy::Adaptive, Duration::from_secs(3600));
+        let short = clock::from_duration(SHORT_POLL / 10);
+        let long = clock::from_duration(LONG_POLL * 40);
+        let turn = 40;
+        let pattern = inline_pattern(&rt, 100, |i| if i < turn { short } else { long });
+        let inline_long = pattern[turn..].iter().take_while(|&&b| b).count();
+        assert!(
+            inline_long >= 1 && inline_long <= UNTIMED_RUN as usize + 1,
+            "{inline_long} long children ran inline before the site was demoted: {pattern:?}"
+        );
+        // Then queued, and its probes (still long) demote it again.
+        assert!(rt.metrics().sites_demoted() >= 1);
+    }
+
+    #[test]
+    fn sampled_polls_stretch_the_time_bound_by_at_most_untimed_run_polls() {
+        let budget = Duration::from_micros(10);
+        let rt = runtime(SpawnPolicy::Adaptive, budget);
+        // Short enough to be sampled: the time budget is checked only at timed polls.
+        let step = clock::from_duration(SHORT_POLL / 2);
+        let pattern = inline_pattern(&rt, 400, |_| step);
+        let inline = pattern.iter().filter(|&&b| b).count() as u64;
+        let spent = inline * step;
+        let budget_ticks = clock::from_duration(budget);
+        assert!(
+            spent < budget_ticks + (u64::from(UNTIMED_RUN) + 1) * step,
+            "{inline} inline polls spent {spent} ticks > budget {budget_ticks} + 16 polls"
+        );
+        assert!(
+            spent >= budget_ticks,
+            "stopped early after {inline} inline polls"
+        );
     }
 
     #[test]
