@@ -52,6 +52,10 @@ pub(crate) struct Context {
     pub(crate) last_reading: Cell<u64>,
     /// Inline polls that ended since `last_reading` without a reading of their own.
     pub(crate) unread: Cell<u32>,
+    /// The summed durations of the timed inline polls that ended inside the current inline
+    /// poll (or tick), and how many inline polls ended there.
+    pub(crate) nested_time: Cell<u64>,
+    pub(crate) nested_polls: Cell<u32>,
     /// `eager_budget_time` in clock ticks.
     pub(crate) budget_ticks: u64,
     /// True if inline polls are timed (every policy but `SpawnPolicy::Eager`, which stays
@@ -112,6 +116,8 @@ impl Context {
             inline_start: Cell::new(0),
             last_reading: Cell::new(0),
             unread: Cell::new(0),
+            nested_time: Cell::new(0),
+            nested_polls: Cell::new(0),
             budget_ticks,
             timed,
             sites: eager::SiteTable::default(),
@@ -148,6 +154,8 @@ impl Context {
     pub(crate) fn end_tick(&self) {
         let start = self.inline_start.replace(0);
         self.unread.set(0);
+        self.nested_time.set(0);
+        self.nested_polls.set(0);
         if start != 0 {
             let spent = self.last_reading.get().saturating_sub(start);
             self.shared()
@@ -161,12 +169,11 @@ impl Context {
     }
 
     /// Takes one inline poll from this tick's budgets if the count, the time and the depth
-    /// allow it (bounds F2 and F1). `timed`: the poll's end is to be read on the clock
-    /// (`SpawnPolicy::Eager` never reads it; `Adaptive` skips the reading for sampled sites,
-    /// `scheduler/eager.rs`). Reads the clock only for the tick's first inline poll: the time
-    /// check uses the latest reading, taken at the end of a timed inline poll. At most
-    /// [`eager::UNTIMED_RUN`] inline polls in a row go unread: the next one is timed whatever
-    /// its site.
+    /// allow it (bounds F2 and F1). `timed`: the poll is to be timed on the clock
+    /// (`SpawnPolicy::Eager` never reads it; `Adaptive` skips the readings for sampled sites,
+    /// `scheduler/eager.rs`). The time check uses the latest reading: it costs no reading of
+    /// its own. At most [`eager::UNTIMED_RUN`] inline polls in a row go untimed: the next one
+    /// is timed whatever its site.
     #[inline]
     pub(crate) fn take_inline_slot(&self, timed: bool) -> Option<InlineSlot<'_>> {
         let left = self.eager_left.get();
@@ -181,49 +188,62 @@ impl Context {
                 depth: &self.depth,
                 from: 0,
                 timed: false,
+                outer_time: 0,
+                outer_polls: 0,
             });
         }
         let start = self.inline_start.get();
-        let from = if start == 0 {
+        let timed = timed || start == 0 || self.unread.get() >= eager::UNTIMED_RUN;
+        if start != 0 && self.last_reading.get().wrapping_sub(start) >= self.budget_ticks {
+            // The time budget is spent: no more inline polls in this tick.
+            self.eager_left.set(0);
+            self.count(|m| &m.eager_time_limited);
+            return None;
+        }
+        let from = if timed {
             let now = clock::now().max(1);
-            self.inline_start.set(now);
+            if start == 0 {
+                self.inline_start.set(now);
+            }
             self.last_reading.set(now);
             now
         } else {
-            let last = self.last_reading.get();
-            if last.wrapping_sub(start) >= self.budget_ticks {
-                // The time budget is spent: no more inline polls in this tick.
-                self.eager_left.set(0);
-                self.count(|m| &m.eager_time_limited);
-                return None;
-            }
-            last
+            self.last_reading.get()
         };
         self.eager_left.set(left - 1);
         self.depth.set(depth + 1);
         Some(InlineSlot {
             depth: &self.depth,
             from,
-            timed: timed || self.unread.get() >= eager::UNTIMED_RUN,
+            timed,
+            outer_time: self.nested_time.replace(0),
+            outer_polls: self.nested_polls.replace(0),
         })
     }
 
-    /// Ends an inline poll. A timed one reads the clock once and returns an upper bound of
-    /// the time since the previous reading (this poll, the untimed inline polls since that
-    /// reading, and the parent's own work in between) and how many inline polls that time
-    /// covers; an untimed one (and any under `SpawnPolicy::Eager`) returns `None`.
+    /// Ends an inline poll. A timed one (and an untimed one inside which other inline polls
+    /// ran) reads the clock and returns the poll's own time in clock ticks: its duration less
+    /// that of the timed inline polls nested in it (an untimed poll's duration is measured from
+    /// the latest reading before it: an upper bound). An untimed leaf poll, and any poll under
+    /// `SpawnPolicy::Eager`, returns `None`.
     #[inline]
-    pub(crate) fn finish_inline(&self, slot: InlineSlot<'_>) -> Option<(u64, u32)> {
-        if !slot.timed {
-            if self.timed {
-                self.unread.set(self.unread.get() + 1);
-            }
+    pub(crate) fn finish_inline(&self, slot: InlineSlot<'_>) -> Option<u64> {
+        if !self.timed {
+            return None;
+        }
+        let inner_polls = self.nested_polls.replace(slot.outer_polls + 1);
+        if !slot.timed && inner_polls == 0 {
+            self.unread.set(self.unread.get() + 1);
+            self.nested_time.set(slot.outer_time);
             return None;
         }
         let now = clock::now().max(1);
         self.last_reading.set(now);
-        let polls = self.unread.replace(0) + 1;
-        Some((now.saturating_sub(slot.from), polls))
+        self.unread.set(0);
+        let took = now.saturating_sub(slot.from);
+        let own = took.saturating_sub(self.nested_time.get());
+        self.nested_time.set(slot.outer_time + took);
+        Some(own)
     }
 
     /// Adds one to a metrics counter of this thread.
@@ -240,9 +260,12 @@ impl Context {
 pub(crate) struct InlineSlot<'a> {
     depth: &'a Cell<u32>,
     /// The clock reading the poll's duration is measured from.
-    pub(crate) from: u64,
-    /// The poll's end is read on the clock.
+    from: u64,
+    /// The poll's start was read on the clock, and its end will be.
     timed: bool,
+    /// The enclosing poll's `nested_time` and `nested_polls`, restored at the end.
+    outer_time: u64,
+    outer_polls: u32,
 }
 
 impl Drop for InlineSlot<'_> {
