@@ -217,17 +217,34 @@ const MAX_READ: usize = 64 * 1024;
 /// split halves (for `Read` or `Write` alone).
 ///
 /// Reading goes through `futures_io::AsyncRead::poll_read`, which takes initialized bytes:
-/// the adapter zeroes up to 64 KiB of hyper's buffer before each read (a memset next to a
-/// system call) and marks as filled only the bytes the read reported.
-#[derive(Debug, Default)]
+/// the adapter zeroes part of hyper's buffer before each read and marks as filled only the
+/// bytes the read reported. How much it zeroes follows the reads: 1 KiB at first, twice as
+/// much after a read that filled all of it (up to 64 KiB), back to 1 KiB after one that used
+/// less than half. Small requests then pay for zeroing 1 KiB, not hyper's whole buffer
+/// (8 KiB or more), while bulk reads still get large buffers.
+#[derive(Debug)]
 pub struct BriskIo<T> {
     inner: T,
+    /// Bytes to zero and read into at the next read.
+    read_len: usize,
 }
+
+impl<T: Default> Default for BriskIo<T> {
+    fn default() -> Self {
+        BriskIo::new(T::default())
+    }
+}
+
+/// The first read's length, and the least the adapter zeroes.
+const MIN_READ: usize = 1024;
 
 impl<T> BriskIo<T> {
     /// Wraps `inner`.
     pub fn new(inner: T) -> BriskIo<T> {
-        BriskIo { inner }
+        BriskIo {
+            inner,
+            read_len: MIN_READ,
+        }
     }
 
     /// The wrapped stream.
@@ -258,7 +275,8 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for BriskIo<T> {
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let len = buf.remaining().min(MAX_READ);
+        let this = self.get_mut();
+        let len = buf.remaining().min(this.read_len);
         if len == 0 {
             // Nothing to read into; a zero-length read would look like end of stream.
             return Poll::Ready(Ok(()));
@@ -272,13 +290,18 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for BriskIo<T> {
         // has the size, alignment and validity of `u8` once initialized. The `&mut [u8]`
         // borrows `unfilled` exclusively and does not outlive this function.
         let bytes: &mut [u8] = unsafe { &mut *(unfilled as *mut [MaybeUninit<u8>] as *mut [u8]) };
-        let n = ready!(Pin::new(&mut self.get_mut().inner).poll_read(cx, bytes))?;
+        let n = ready!(Pin::new(&mut this.inner).poll_read(cx, bytes))?;
         // `AsyncRead` is a safe trait: a wrong implementation could report more bytes than it
         // was given. `advance` trusts `n`, so check it.
         assert!(
             n <= len,
             "AsyncRead::poll_read reported {n} bytes read into a buffer of {len}"
         );
+        if n == len {
+            this.read_len = (this.read_len * 2).min(MAX_READ);
+        } else if n < this.read_len / 2 {
+            this.read_len = MIN_READ;
+        }
         // SAFETY: the first `n <= len` bytes of the unfilled part are initialized (all `len`
         // of them were zeroed, and the reader wrote into that same memory).
         unsafe { buf.advance(n) };
@@ -315,5 +338,55 @@ impl<T: AsyncWrite + Unpin> hyper::rt::Write for BriskIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::MaybeUninit;
+
+    /// Fills what it is given up to `have` bytes per read, and records each buffer's length.
+    struct Source {
+        have: Vec<usize>,
+        lens: Vec<usize>,
+    }
+
+    impl AsyncRead for Source {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            self.lens.push(buf.len());
+            let n = self.have.remove(0).min(buf.len());
+            buf[..n].fill(7);
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    #[test]
+    fn the_zeroed_length_follows_the_reads() {
+        let have = vec![usize::MAX, usize::MAX, usize::MAX, 10, usize::MAX, 100_000];
+        let mut io = BriskIo::new(Source {
+            have,
+            lens: Vec::new(),
+        });
+        let mut storage = vec![MaybeUninit::<u8>::uninit(); 256 * 1024];
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for _ in 0..6 {
+            let mut buf = hyper::rt::ReadBuf::uninit(&mut storage);
+            let poll = hyper::rt::Read::poll_read(Pin::new(&mut io), &mut cx, buf.unfilled());
+            assert!(matches!(poll, Poll::Ready(Ok(()))));
+            assert!(buf.filled().iter().all(|&b| b == 7));
+        }
+        // Full reads double it, a short one resets it; never above MAX_READ.
+        assert_eq!(io.inner().lens, [1024, 2048, 4096, 8192, 1024, 2048]);
+        for _ in 0..10 {
+            io.inner_mut().have.push(usize::MAX);
+            let mut buf = hyper::rt::ReadBuf::uninit(&mut storage);
+            let _ = hyper::rt::Read::poll_read(Pin::new(&mut io), &mut cx, buf.unfilled());
+        }
+        assert_eq!(io.inner().lens.iter().max(), Some(&MAX_READ));
     }
 }

@@ -133,7 +133,7 @@ fn main() -> ExitCode {
     let sizes = Sizes::FULL;
     let started = Instant::now();
     let hosts = (
-        BriskCt::new(brisk::SpawnPolicy::Eager),
+        BriskCt::new(brisk::SpawnPolicy::default()),
         BriskCt::new(brisk::SpawnPolicy::Lazy),
         TokioCt::new(),
     );

@@ -143,7 +143,7 @@ impl Server {
                 let rt = brisk::Runtime::builder()
                     .worker_threads(workers)
                     .spawn_policy(if kind == Kind::BriskEager {
-                        brisk::SpawnPolicy::Eager
+                        brisk::SpawnPolicy::default()
                     } else {
                         brisk::SpawnPolicy::Lazy
                     })
