@@ -630,3 +630,34 @@ fn enter_allows_spawn_timers_and_sockets_outside_block_on() {
     assert_eq!(rt.block_on(async { 2 }), 2);
     assert_eq!(rt.metrics().eager_completed(), 0);
 }
+
+/// A spawn after the tick's coop budget is spent is queued, not polled inline: inline polls
+/// spend the tick's budget (F7), so the child would find its first await throttled anyway.
+#[test]
+fn spawn_after_the_coop_budget_is_spent_is_queued() {
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .spawn_policy(SpawnPolicy::Eager)
+        .eager_budget(1_000_000)
+        .build()
+        .unwrap();
+    let (before, after) = rt.block_on(async {
+        let before = brisk::spawn(async { 1 });
+        // Spend the budget: `consume_budget` returns Pending (a yield) once it is gone.
+        let mut spent = 0;
+        loop {
+            let mut f = std::pin::pin!(brisk::task::consume_budget());
+            let waker = std::task::Waker::noop();
+            let poll = f.as_mut().poll(&mut std::task::Context::from_waker(waker));
+            if poll.is_pending() {
+                break;
+            }
+            spent += 1;
+            assert!(spent < 10_000, "the coop budget never ran out");
+        }
+        let after = brisk::spawn(async { 2 });
+        (before.is_finished(), after.is_finished())
+    });
+    assert!(before, "the first spawn ran inline");
+    assert!(!after, "a spawn with the coop budget spent ran inline");
+}

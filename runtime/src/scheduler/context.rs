@@ -178,7 +178,7 @@ impl Context {
     pub(crate) fn take_inline_slot(&self, timed: bool) -> Option<InlineSlot<'_>> {
         let left = self.eager_left.get();
         let depth = self.depth.get();
-        if left == 0 || depth >= self.shared().config.eager_depth {
+        if left == 0 || depth >= self.shared().config.eager_depth || coop_spent() {
             return None;
         }
         if !self.timed {
@@ -253,6 +253,14 @@ impl Context {
     ) {
         self.shared().metrics.count(self.worker, pick);
     }
+}
+
+/// True if this tick's coop budget is spent: an inline child would find every await throttled
+/// (inline polls spend the tick's budget, F7) and return `Pending` at its first one, so it is
+/// queued instead, with a fresh budget when it runs.
+#[inline]
+fn coop_spent() -> bool {
+    crate::coop::budget() == Some(0)
 }
 
 /// One level of inline nesting; dropping it returns to the parent's depth.
