@@ -22,6 +22,7 @@ all=(
     batch_untraced         # worker.rs: batch steals move tasks without trace events
     no_yield_defer         # worker.rs: yield_now requeues at once
     no_driver_turn         # worker.rs: busy workers never turn the driver
+    driver_turn_ticks_only # worker.rs: inline polls do not count toward a driver turn
 )
 mutants=("${@:-${all[@]}}")
 if [ "$#" -eq 0 ]; then mutants=("${all[@]}"); fi

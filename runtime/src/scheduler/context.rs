@@ -46,6 +46,9 @@ pub(crate) struct Context {
     pub(crate) depth: Cell<u32>,
     /// Ticks so far on this thread.
     pub(crate) tick: Cell<u64>,
+    /// Polls (queued and inline) on this worker since its last driver turn; the worker turns
+    /// the driver when they reach `event_interval` (bound F10).
+    pub(crate) polls_since_turn: Cell<u32>,
     /// Clock reading when this tick's first inline poll started; 0 before it.
     pub(crate) inline_start: Cell<u64>,
     /// The latest clock reading of this tick's inline polls (the end of the last timed one).
@@ -113,6 +116,7 @@ impl Context {
             eager_left: Cell::new(0),
             depth: Cell::new(0),
             tick: Cell::new(0),
+            polls_since_turn: Cell::new(0),
             inline_start: Cell::new(0),
             last_reading: Cell::new(0),
             unread: Cell::new(0),
@@ -147,6 +151,16 @@ impl Context {
         self.tick.set(self.tick.get() + 1);
         crate::coop::set_budget(Some(crate::coop::DEFAULT_BUDGET));
         eager::watch_start(self);
+    }
+
+    /// The polls of the tick that just ended (or is running): its own and its inline ones, as
+    /// counted by the count budget (all of it if the time budget ended the tick's inline work).
+    pub(crate) fn tick_polls(&self) -> u32 {
+        1 + self
+            .shared()
+            .config
+            .eager_budget
+            .saturating_sub(self.eager_left.get())
     }
 
     /// Ends the tick: adds its inline time to the metrics and tells the stall watchdog that

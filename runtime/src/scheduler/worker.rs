@@ -1,6 +1,7 @@
 //! The worker loop: take a task, run it, look for more, park.
 //!
-//! Order of sources in a tick: every `event_interval` ticks a non-blocking driver turn first;
+//! Order of sources in a tick: a non-blocking driver turn first once `event_interval` polls
+//! (queued or inline) have run since the last one;
 //! then the next-task slot (at most [`MAX_SLOT_POLLS`] slot polls in a row, and only while the
 //! coop budget of the tick that started the run lasts: slot polls do not reset it); then, at
 //! the first tick that is not a slot poll after every `global_queue_interval` ticks, the
@@ -10,8 +11,8 @@
 //! searcher wakes another parked worker, so remaining work always has someone looking for it.
 //!
 //! Tasks that `yield_now` are deferred on their worker until its next driver turn, which comes
-//! every `event_interval` ticks, or at once when the worker has nothing else queued (bound
-//! F10 in `docs/FAIRNESS.md`). Every task moved by a batch steal is recorded in the trace
+//! once `event_interval` polls have run since the last, or at once when the worker has nothing
+//! else queued (bound F10 in `docs/FAIRNESS.md`). Every task moved by a batch steal is recorded in the trace
 //! (`BatchMove`), so the trace accounts for every queue entry (bound F3).
 
 use std::cell::{Cell, RefCell};
@@ -210,7 +211,7 @@ impl Core {
         let shared = ctx.shared();
         let local = ctx.local.as_ref().expect("worker has a local queue");
         let tick = ctx.tick.get() + 1;
-        if tick % u64::from(shared.config.event_interval) == 0
+        if ctx.polls_since_turn.get() >= shared.config.event_interval
             && !cfg!(brisk_mutant = "no_driver_turn")
         {
             self.turn_driver(ctx);
@@ -246,9 +247,17 @@ impl Core {
 
     /// A non-blocking driver turn, then the deferred yielders go back to the deque.
     fn turn_driver(&mut self, ctx: &Context) {
+        ctx.polls_since_turn.set(0);
         let turned = ctx.shared().poll_driver_nonblocking();
         trace::driver_turn(!turned);
         release_deferred();
+        if turned {
+            // Like a wake-up from a park, a driver turn starts a new run: a task it put in the
+            // slot gets a fresh coop budget, not what the previous tick left (often none,
+            // which would send it behind the whole deque).
+            // (The cap of slot polls per queue poll, F9, still counts on.)
+            crate::coop::set_budget(Some(crate::coop::DEFAULT_BUDGET));
+        }
     }
 
     fn steal(&mut self, ctx: &Context) -> Option<TaskRef> {
@@ -314,6 +323,16 @@ impl Core {
         let id = task.header().id;
         trace::queue_pop(id, source);
         harness::run_queued(shared, task);
+        // Inline polls count toward the next driver turn like queued ones (bound F10): a tick
+        // full of eager work does not put readiness off for `event_interval` more ticks.
+        ctx.polls_since_turn
+            .set(ctx.polls_since_turn.get().saturating_add(
+                if cfg!(brisk_mutant = "driver_turn_ticks_only") {
+                    1
+                } else {
+                    ctx.tick_polls()
+                },
+            ));
         ctx.end_tick();
         trace::poll_end(id);
     }
