@@ -84,6 +84,10 @@ const OVERFLOW: usize = PENDING + 1;
 /// Number of lists: one per slot of every level, plus pending and overflow.
 const LISTS: usize = OVERFLOW + 1;
 
+/// At most this many entries of the earliest slot are read to give its earliest deadline
+/// exactly ([`Wheel::next_expiration`]).
+const EXACT_SCAN: usize = 32;
+
 /// A hierarchical timing wheel holding values of type `T`; see the module docs.
 pub(crate) struct Wheel<T> {
     /// The time the wheel has advanced to, in ms since its start.
@@ -228,12 +232,37 @@ impl<T> Wheel<T> {
     /// empty. Never later than the earliest deadline (it is that deadline, or a slot start
     /// before it, or at most `elapsed` when something is already due), and advancing to it
     /// always fires or cascades something, so `next_expiration` strictly grows between
-    /// advances that fire nothing. O(levels).
+    /// advances that fire nothing. O(levels + [`EXACT_SCAN`]).
+    ///
+    /// When the earliest list is a slot above level 0 holding at most [`EXACT_SCAN`] entries,
+    /// it is their earliest deadline rather than the slot's start: every deadline of that
+    /// slot is at or after its start and before every other list's, so it is still the
+    /// earliest deadline, and a driver sleeping until it wakes once instead of first at the
+    /// slot start (to cascade) and again at the deadline.
     pub(crate) fn next_expiration(&self) -> Option<u64> {
         if self.heads[PENDING].is_some() {
             return Some(self.pending_min);
         }
-        self.next_list().map(|(_, start)| start)
+        let (list, start) = self.next_list()?;
+        if list < SLOTS || list == OVERFLOW || cfg!(brisk_mutant = "wheel_slot_start_only") {
+            // A level-0 slot is one tick wide: its start is its deadline.
+            return Some(start);
+        }
+        Some(self.short_list_min(list).unwrap_or(start))
+    }
+
+    /// The earliest deadline on `list` if it holds at most [`EXACT_SCAN`] entries.
+    fn short_list_min(&self, list: usize) -> Option<u64> {
+        let mut next = self.heads[list];
+        let mut min = u64::MAX;
+        for _ in 0..EXACT_SCAN {
+            let Some(index) = next else {
+                return Some(min);
+            };
+            min = min.min(self.nodes[index].deadline);
+            next = self.nodes[index].next;
+        }
+        next.is_none().then_some(min)
     }
 
     /// Advances the wheel to `max(elapsed, now)` and calls `fire` with the value of every
@@ -591,6 +620,28 @@ mod tests {
             assert_eq!(advance(&mut wheel, (round + 1) * 10_000).len(), 500);
             assert_eq!(wheel.nodes.len(), 1000, "round {round}");
         }
+    }
+
+    #[test]
+    fn next_expiration_is_exact_for_a_short_earliest_slot() {
+        // 1000 and 1010 share the level-1 slot starting at 960: the exact earliest deadline.
+        let mut wheel = Wheel::new();
+        wheel.insert(1010, 'b');
+        wheel.insert(1000, 'a');
+        wheel.insert(5000, 'c');
+        assert_eq!(wheel.next_expiration(), Some(1000));
+        assert!(advance(&mut wheel, 999).is_empty());
+        assert_eq!(advance(&mut wheel, 1000), ['a']);
+        assert_eq!(wheel.next_expiration(), Some(1010));
+
+        // A slot longer than EXACT_SCAN: its start, a lower bound, without reading it all.
+        let mut wheel = Wheel::new();
+        for i in 0..=EXACT_SCAN as u64 {
+            wheel.insert(1000 + i % 20, i);
+        }
+        assert_eq!(wheel.next_expiration(), Some(960));
+        assert!(advance(&mut wheel, 960).is_empty());
+        assert_eq!(wheel.next_expiration(), Some(1000));
     }
 
     #[test]
