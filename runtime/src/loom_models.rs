@@ -781,3 +781,138 @@ mod idle {
         });
     }
 }
+
+// ---- timers: cross-shard cancel vs fire, insert vs the driver's park timeout ----
+//
+// The real `TimeDriver` (`time/driver.rs`): under `cfg(loom)` its shard locks and
+// `parked_until` are loom's, so loom interleaves every lock and atomic access of `insert`,
+// `cancel`, `process` and `park_timeout`. Its clock is paused, so "now" is fixed and only the
+// models decide what is due.
+
+use crate::time::driver::TimeDriver;
+use std::time::Duration;
+
+/// A timer's waker: counts its wakes.
+struct TimerWake {
+    wakes: AtomicUsize,
+}
+
+impl Wake for TimerWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.wakes.fetch_add(1, SeqCst);
+    }
+}
+
+fn timer_waker() -> (std::sync::Arc<TimerWake>, Waker) {
+    let counter = std::sync::Arc::new(TimerWake {
+        wakes: AtomicUsize::new(0),
+    });
+    (counter.clone(), Waker::from(counter))
+}
+
+/// Worker 0's shard holds a timer due now and one due later. Another thread (worker 1
+/// dropping both sleeps) cancels them while the driving thread fires the shard, and worker 0
+/// inserts a third timer, due now, into its own shard meanwhile. Each timer is woken at most
+/// once; never if its cancel returned the waker ("cancelled"); exactly once otherwise; the
+/// later one is always cancellable (it cannot have fired); nothing is left in the shards and
+/// no waker is leaked.
+#[test]
+fn loom_timer_cross_shard_cancel_races_fire() {
+    model(|| {
+        let driver = Arc::new(TimeDriver::new(2, true));
+        let now = driver.clock().now();
+        let (due_count, due_waker) = timer_waker();
+        let (later_count, later_waker) = timer_waker();
+        let (new_count, new_waker) = timer_waker();
+        let (due, _) = driver.insert_into(0, now, due_waker);
+        let (later, _) = driver.insert_into(0, now + Duration::from_millis(1), later_waker);
+
+        let canceller = {
+            let driver = driver.clone();
+            thread::spawn(move || {
+                let due_cancelled = driver.cancel(due).is_some();
+                let later_cancelled = driver.cancel(later).is_some();
+                (due_cancelled, later_cancelled)
+            })
+        };
+        let owner = {
+            let driver = driver.clone();
+            thread::spawn(move || {
+                driver.insert_into(0, now, new_waker);
+            })
+        };
+
+        let fired = driver.process();
+        let (due_cancelled, later_cancelled) = canceller.join().unwrap();
+        owner.join().unwrap();
+
+        let due_wakes = due_count.wakes.load(SeqCst);
+        assert!(due_wakes <= 1, "the due timer was woken {due_wakes} times");
+        assert_eq!(
+            due_wakes + usize::from(due_cancelled),
+            1,
+            "due timer: woken {due_wakes} times, cancelled: {due_cancelled}"
+        );
+        assert!(
+            later_cancelled,
+            "a timer that had not fired could not be cancelled from another thread"
+        );
+        assert!(fired <= 2);
+
+        // Past every deadline: only the owner's timer may still fire, and then exactly once.
+        driver.clock().advance(Duration::from_millis(2));
+        driver.process();
+        assert_eq!(
+            due_count.wakes.load(SeqCst),
+            due_wakes,
+            "woken after the race"
+        );
+        assert_eq!(later_count.wakes.load(SeqCst), 0, "woken after its cancel");
+        assert_eq!(new_count.wakes.load(SeqCst), 1);
+        assert_eq!(driver.len(), 0);
+        assert!(driver.cancel(due).is_none() && driver.cancel(later).is_none());
+        drop(driver);
+        for count in [&due_count, &later_count, &new_count] {
+            assert_eq!(
+                std::sync::Arc::strong_count(count),
+                1,
+                "a timer's waker leaked"
+            );
+        }
+    });
+}
+
+/// The driving worker computes its sleep (`park_timeout`) while another worker inserts a
+/// timer earlier than every timer the driver knew of: the driver either sees the new timer in
+/// its timeout or the insert reports that the sleep must be interrupted (module invariants of
+/// `time/driver.rs`). A lost interrupt would delay the new timer by the older one's length.
+#[test]
+fn loom_timer_insert_races_park_timeout() {
+    model(|| {
+        let driver = Arc::new(TimeDriver::new(1, true));
+        let now = driver.clock().now();
+        // An older, long timer in the other shard.
+        driver.insert_into(1, now + Duration::from_secs(1), Waker::noop().clone());
+
+        let inserter = {
+            let driver = driver.clone();
+            thread::spawn(move || {
+                let (_, interrupt) =
+                    driver.insert_into(0, now + Duration::from_millis(1), Waker::noop().clone());
+                interrupt
+            })
+        };
+        let timeout = driver.park_timeout();
+        let interrupt = inserter.join().unwrap();
+        let sees_new = timeout.is_some_and(|t| t <= Duration::from_millis(1));
+        assert!(
+            sees_new || interrupt,
+            "the driver sleeps {timeout:?} past the new 1 ms timer and nobody interrupts it"
+        );
+        driver.unparked();
+    });
+}

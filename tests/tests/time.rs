@@ -214,3 +214,46 @@ fn sleep_outside_a_runtime_panics_clearly() {
     });
     assert!(msg.contains("within a brisk runtime"), "{msg}");
 }
+
+/// An idle runtime's timers wake only the worker that sleeps in the driver: a timer that wakes
+/// a task into that worker's own next-task slot must not wake the other worker as well (it
+/// would find nothing to do and park again, every tick: idle CPU for nothing). Counted with
+/// the park hooks: the busiest worker unparks about once a tick, the other almost never.
+#[test]
+fn an_idle_timer_wakes_one_worker_not_two() {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    const TICKS: usize = 200;
+    with_watchdog(LIMIT, "idle timer wakes", || {
+        let unparks: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let counter = unparks.clone();
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .on_thread_unpark(move || {
+                let name = format!("{:?}", std::thread::current().id());
+                *counter.lock().unwrap().entry(name).or_default() += 1;
+            })
+            .build()
+            .unwrap();
+        let beat = rt.spawn(async {
+            for _ in 0..TICKS {
+                sleep(Duration::from_millis(1)).await;
+            }
+        });
+        rt.block_on(beat).unwrap();
+        drop(rt);
+        let mut counts: Vec<usize> = unparks.lock().unwrap().values().copied().collect();
+        counts.sort_unstable();
+        let driver = counts.pop().unwrap_or(0);
+        let others: usize = counts.iter().sum();
+        assert!(
+            driver >= TICKS / 2,
+            "the driving worker unparked {driver} times"
+        );
+        assert!(
+            others <= TICKS / 4,
+            "the other worker unparked {others} times over {TICKS} timer ticks (driving \
+             worker: {driver})"
+        );
+    });
+}

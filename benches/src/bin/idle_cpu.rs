@@ -2,7 +2,7 @@
 //! against tokio's, read from `/proc/self/stat` (utime + stime) over a fixed wall time.
 //!
 //! ```sh
-//! cargo run --release -p brisk-benches --bin idle_cpu -- --secs 10
+//! cargo run --release -p brisk-benches --bin idle_cpu -- --secs 10 [--only brisk|tokio]
 //! ```
 //!
 //! Each runtime runs alone (one after the other) with 2 workers, the interval in a spawned
@@ -42,20 +42,25 @@ fn report(name: &str, secs: u64, cpu: u64, ticks: u64) {
 
 fn main() {
     let mut secs = 10u64;
+    let mut only = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--secs" {
-            secs = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
+        match a.as_str() {
+            "--secs" => secs = args.next().and_then(|s| s.parse().ok()).unwrap_or(10),
+            // One runtime only (for a profiler).
+            "--only" => only = args.next(),
+            _ => {}
         }
     }
+    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let wall = Duration::from_secs(secs);
     println!("| runtime | CPU ms over {secs} s | CPU ms per s | ticks |\n|---|---|---|---|");
 
-    {
+    if run("brisk") {
         let rt = brisk::Builder::new().worker_threads(2).build().unwrap();
         let before = cpu_ticks();
         let ticks = rt
-            .block_on(brisk::spawn(async move {
+            .block_on(rt.spawn(async move {
                 let mut iv = brisk::time::interval(Duration::from_millis(1));
                 let start = Instant::now();
                 let mut n = 0u64;
@@ -68,7 +73,7 @@ fn main() {
             .unwrap();
         report("brisk", secs, cpu_ticks() - before, ticks);
     }
-    {
+    if run("tokio") {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -76,7 +81,7 @@ fn main() {
             .unwrap();
         let before = cpu_ticks();
         let ticks = rt
-            .block_on(tokio::spawn(async move {
+            .block_on(rt.spawn(async move {
                 let mut iv = tokio::time::interval(Duration::from_millis(1));
                 let start = Instant::now();
                 let mut n = 0u64;

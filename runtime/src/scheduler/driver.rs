@@ -106,13 +106,29 @@ impl DriverGuard<'_> {
         }
     }
 
-    /// Like [`park`](Self::park) with no timeout, for the last worker to go idle: when
-    /// `all_idle` and time is paused, paused time jumps to the next timer instead of waiting.
-    pub(crate) fn park_idle(&mut self, all_idle: bool) {
-        self.turn(None, all_idle);
+    /// The waiting half of a [`park`](Self::park) with no timeout, for an idle worker: returns
+    /// on I/O (whose wakers it has called), an unpark or the next timer deadline, and leaves
+    /// the due timers to [`fire_timers`](Self::fire_timers), which the caller must call next
+    /// (the worker counts itself as searching meanwhile: `scheduler/park.rs`). When `all_idle`
+    /// and time is paused, paused time jumps to the next timer instead of waiting.
+    pub(crate) fn wait_idle(&mut self, all_idle: bool) {
+        self.wait(None, all_idle);
+    }
+
+    /// Fires the timers that are due (after [`wait_idle`](Self::wait_idle)); returns how many.
+    pub(crate) fn fire_timers(&mut self) -> usize {
+        let time = &self.driver.time;
+        time.unparked();
+        time.process()
     }
 
     fn turn(&mut self, timeout: Option<Duration>, all_idle: bool) {
+        self.wait(timeout, all_idle);
+        self.fire_timers();
+    }
+
+    /// A turn without firing the timers.
+    fn wait(&mut self, timeout: Option<Duration>, all_idle: bool) {
         let time = &self.driver.time;
         let clock = time.clock();
         let until_timer = time.park_timeout();
@@ -121,8 +137,6 @@ impl DriverGuard<'_> {
             // work, shutdown) that the blocking turn below must see. I/O that is ready now is
             // dispatched at the next turn, right after the timers this jump fires.
             if all_idle && clock.auto_advance(|| time.next_expiration()) {
-                time.unparked();
-                time.process();
                 return;
             }
             // Paused: only I/O, an unpark or an advance can make progress.
@@ -130,8 +144,6 @@ impl DriverGuard<'_> {
             if self.reactor.turn(timeout).is_err() {
                 std::thread::sleep(Duration::from_millis(1));
             }
-            time.unparked();
-            time.process();
             return;
         }
         let timeout = match (timeout, until_timer) {
@@ -152,8 +164,6 @@ impl DriverGuard<'_> {
         if self.reactor.turn(timeout).is_err() {
             std::thread::sleep(Duration::from_millis(1));
         }
-        time.unparked();
-        time.process();
     }
 
     fn disarm(&mut self) {

@@ -12,10 +12,15 @@
 //!   time never auto-advances between a wake of `block_on` and its next poll.
 //! - While time is paused, a worker that sleeps on the condvar first wakes the driving worker,
 //!   so that the last worker to go idle is always seen by the driver's auto-advance check.
+//! - The driving worker fires the due timers after its wait counted as a searcher (while it is
+//!   still listed as parked): a woken task lands in its own next-task slot and wakes nobody
+//!   else; work beyond that slot is re-checked when the count drops (see
+//!   `Parker::fire_timers_searching`).
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Condvar, Mutex};
 
+use super::driver::DriverGuard;
 use super::Shared;
 
 const EMPTY: usize = 0;
@@ -52,7 +57,8 @@ impl Parker {
                 return;
             }
             // Paused time may jump to the next timer only when nobody else could run.
-            driver.park_idle(shared.idle.all_parked());
+            driver.wait_idle(shared.idle.all_parked());
+            self.fire_timers_searching(shared, &mut driver);
             drop(driver);
             self.state.store(EMPTY, SeqCst);
             return;
@@ -82,6 +88,35 @@ impl Parker {
             if shared.is_shutdown() {
                 self.state.store(EMPTY, SeqCst);
                 return;
+            }
+        }
+    }
+
+    /// Fires the due timers after a driver wait, counted meanwhile as a searching worker (if
+    /// fewer than half the workers search already), so that a timer waking a task into this
+    /// worker's own next-task slot wakes no other worker: this worker runs it next. Without
+    /// this, each timer of an idle runtime would wake a second worker (and this one, through
+    /// the reactor) for nothing. When the count drops back and no one else searches, any work
+    /// other than this worker's slot (more than one woken task, remote spawns that came in
+    /// meanwhile and whose notification the count suppressed) wakes a worker, as a last
+    /// searcher's re-check does (`idle.rs`): nothing waits for this worker's next task.
+    fn fire_timers_searching(&self, shared: &Shared, driver: &mut DriverGuard<'_>) {
+        if cfg!(brisk_mutant = "timer_fire_notifies") {
+            driver.fire_timers();
+            return;
+        }
+        let searching = shared.idle.transition_to_searching();
+        driver.fire_timers();
+        if searching && shared.idle.transition_from_searching() {
+            // Pairs with the notifier's fence (push, fence, read `state`): either it saw no
+            // searcher and notified, or this reads its work.
+            fence(SeqCst);
+            let me = shared.parkers.iter().position(|p| std::ptr::eq(p, self));
+            let others = !shared.injector.is_empty()
+                || shared.stealers.iter().any(|s| !s.is_empty())
+                || (shared.next.iter().enumerate()).any(|(i, s)| Some(i) != me && !s.is_empty());
+            if others {
+                shared.notify_parked();
             }
         }
     }

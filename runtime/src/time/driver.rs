@@ -24,14 +24,21 @@
 //!   after inserting (all `SeqCst`). So an insert that the driver's read of its shard missed
 //!   sees `u64::MAX` or the final value, and interrupts the sleep if its deadline is earlier:
 //!   a new short timer is never delayed by an older long one.
+//! - Under `cfg(loom)` the shard locks and `parked_until` are loom's (`crate::loom`), so the
+//!   models in `loom_models.rs` check the real insert, cancel, fire and park-timeout paths.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
 use std::task::Waker;
 use std::time::Duration;
 
+#[cfg(loom)]
+use loom::sync::atomic::AtomicU64;
+#[cfg(not(loom))]
+use std::sync::atomic::AtomicU64;
+
 use super::clock::{Clock, Instant};
 use super::wheel::{Key, Wheel};
+use crate::loom::sync::{Mutex, MutexGuard};
 
 /// Identifies a registered timer: its shard and its key in that shard's wheel.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -107,8 +114,13 @@ impl TimeDriver {
         self.insert_into(self.current_shard(), deadline, waker)
     }
 
-    /// [`insert`](Self::insert) into a given shard.
-    fn insert_into(&self, shard: usize, deadline: Instant, waker: Waker) -> (TimerKey, bool) {
+    /// [`insert`](Self::insert) into a given shard (`0..=workers`).
+    pub(crate) fn insert_into(
+        &self,
+        shard: usize,
+        deadline: Instant,
+        waker: Waker,
+    ) -> (TimerKey, bool) {
         let ticks = self.deadline_ticks(deadline);
         let key = self.lock(shard).insert(ticks, waker);
         // After the insert (module invariants).

@@ -83,6 +83,14 @@ const OVERFLOW: usize = PENDING + 1;
 
 /// Number of lists: one per slot of every level, plus pending and overflow.
 const LISTS: usize = OVERFLOW + 1;
+const _: () = assert!(
+    LISTS <= u16::MAX as usize,
+    "a list number fits a node's u16"
+);
+
+/// At most this many entries of the earliest slot are read to give its earliest deadline
+/// exactly ([`Wheel::next_expiration`]).
+const EXACT_SCAN: usize = 32;
 
 /// A hierarchical timing wheel holding values of type `T`; see the module docs.
 pub(crate) struct Wheel<T> {
@@ -115,7 +123,8 @@ pub(crate) struct Key {
     generation: u64,
 }
 
-/// One slab node: a live entry (`value` is `Some`) or a vacant node on the free list.
+/// One slab node: a live entry (`value` is `Some`) or a vacant node on the free list. Kept
+/// small (48 bytes with a `Waker`): a runtime with a million sleeps holds a million of them.
 struct Node<T> {
     /// Bumped each time the node is released, so keys of earlier entries go stale.
     generation: u64,
@@ -123,12 +132,39 @@ struct Node<T> {
     value: Option<T>,
     /// Deadline of the live entry, in ms since the wheel's start.
     deadline: u64,
-    /// The list the live entry is on.
-    list: usize,
     /// Previous entry on the same list.
-    prev: Option<usize>,
+    prev: Link,
     /// Next entry on the same list; for a vacant node, the next vacant node.
-    next: Option<usize>,
+    next: Link,
+    /// The list the live entry is on (below [`LISTS`]).
+    list: u16,
+}
+
+/// A slab index or none, in 4 bytes: a wheel holds fewer than `u32::MAX` nodes (an insert
+/// beyond that panics).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Link(u32);
+
+impl Link {
+    const NONE: Link = Link(u32::MAX);
+
+    fn to(index: usize) -> Link {
+        match u32::try_from(index) {
+            Ok(i) if i != u32::MAX => Link(i),
+            _ => panic!(
+                "brisk: more than {} timers in one timer shard",
+                u32::MAX - 1
+            ),
+        }
+    }
+
+    fn from_option(index: Option<usize>) -> Link {
+        index.map_or(Link::NONE, Link::to)
+    }
+
+    fn get(self) -> Option<usize> {
+        (self != Link::NONE).then_some(self.0 as usize)
+    }
 }
 
 /// The list on which an entry with `deadline` belongs when the wheel is at `elapsed`.
@@ -186,14 +222,14 @@ impl<T> Wheel<T> {
             generation: 0,
             value: Some(value),
             deadline,
-            list: PENDING,
-            prev: None,
-            next: None,
+            list: PENDING as u16,
+            prev: Link::NONE,
+            next: Link::NONE,
         };
         let index = match self.free_head {
             Some(index) => {
                 let slot = &mut self.nodes[index];
-                self.free_head = slot.next;
+                self.free_head = slot.next.get();
                 *slot = Node {
                     generation: slot.generation,
                     ..node
@@ -201,8 +237,11 @@ impl<T> Wheel<T> {
                 index
             }
             None => {
+                // Checked before the push: the index must fit a `Link`.
+                let index = self.nodes.len();
+                Link::to(index);
                 self.nodes.push(node);
-                self.nodes.len() - 1
+                index
             }
         };
         self.link(index);
@@ -228,12 +267,37 @@ impl<T> Wheel<T> {
     /// empty. Never later than the earliest deadline (it is that deadline, or a slot start
     /// before it, or at most `elapsed` when something is already due), and advancing to it
     /// always fires or cascades something, so `next_expiration` strictly grows between
-    /// advances that fire nothing. O(levels).
+    /// advances that fire nothing. O(levels + [`EXACT_SCAN`]).
+    ///
+    /// When the earliest list is a slot above level 0 holding at most [`EXACT_SCAN`] entries,
+    /// it is their earliest deadline rather than the slot's start: every deadline of that
+    /// slot is at or after its start and before every other list's, so it is still the
+    /// earliest deadline, and a driver sleeping until it wakes once instead of first at the
+    /// slot start (to cascade) and again at the deadline.
     pub(crate) fn next_expiration(&self) -> Option<u64> {
         if self.heads[PENDING].is_some() {
             return Some(self.pending_min);
         }
-        self.next_list().map(|(_, start)| start)
+        let (list, start) = self.next_list()?;
+        if list < SLOTS || list == OVERFLOW || cfg!(brisk_mutant = "wheel_slot_start_only") {
+            // A level-0 slot is one tick wide: its start is its deadline.
+            return Some(start);
+        }
+        Some(self.short_list_min(list).unwrap_or(start))
+    }
+
+    /// The earliest deadline on `list` if it holds at most [`EXACT_SCAN`] entries.
+    fn short_list_min(&self, list: usize) -> Option<u64> {
+        let mut next = self.heads[list];
+        let mut min = u64::MAX;
+        for _ in 0..EXACT_SCAN {
+            let Some(index) = next else {
+                return Some(min);
+            };
+            min = min.min(self.nodes[index].deadline);
+            next = self.nodes[index].next.get();
+        }
+        next.is_none().then_some(min)
     }
 
     /// Advances the wheel to `max(elapsed, now)` and calls `fire` with the value of every
@@ -284,7 +348,7 @@ impl<T> Wheel<T> {
         let mut next = self.heads[list].take();
         self.mark_empty(list);
         while let Some(index) = next {
-            next = self.nodes[index].next;
+            next = self.nodes[index].next.get();
             self.link(index);
         }
     }
@@ -300,12 +364,13 @@ impl<T> Wheel<T> {
         }
         let head = self.heads[list].replace(index);
         if let Some(head) = head {
-            self.nodes[head].prev = Some(index);
+            self.nodes[head].prev = Link::to(index);
         }
         let node = &mut self.nodes[index];
-        node.list = list;
-        node.prev = None;
-        node.next = head;
+        // LISTS < 2^16.
+        node.list = list as u16;
+        node.prev = Link::NONE;
+        node.next = Link::from_option(head);
     }
 
     /// Removes the live node `index` from its list.
@@ -313,12 +378,13 @@ impl<T> Wheel<T> {
         let Node {
             list, prev, next, ..
         } = self.nodes[index];
-        match prev {
-            Some(prev) => self.nodes[prev].next = next,
-            None => self.heads[list] = next,
+        let list = usize::from(list);
+        match prev.get() {
+            Some(p) => self.nodes[p].next = next,
+            None => self.heads[list] = next.get(),
         }
-        if let Some(next) = next {
-            self.nodes[next].prev = prev;
+        if let Some(n) = next.get() {
+            self.nodes[n].prev = prev;
         }
         if self.heads[list].is_none() {
             self.mark_empty(list);
@@ -339,7 +405,7 @@ impl<T> Wheel<T> {
         let node = &mut self.nodes[index];
         let value = node.value.take();
         node.generation = node.generation.wrapping_add(1);
-        node.next = self.free_head;
+        node.next = Link::from_option(self.free_head);
         self.free_head = Some(index);
         self.len -= 1;
         value
@@ -591,6 +657,46 @@ mod tests {
             assert_eq!(advance(&mut wheel, (round + 1) * 10_000).len(), 500);
             assert_eq!(wheel.nodes.len(), 1000, "round {round}");
         }
+    }
+
+    #[test]
+    fn next_expiration_is_exact_for_a_short_earliest_slot() {
+        // 1000 and 1010 share the level-1 slot starting at 960: the exact earliest deadline.
+        let mut wheel = Wheel::new();
+        wheel.insert(1010, 'b');
+        wheel.insert(1000, 'a');
+        wheel.insert(5000, 'c');
+        assert_eq!(wheel.next_expiration(), Some(1000));
+        assert!(advance(&mut wheel, 999).is_empty());
+        assert_eq!(advance(&mut wheel, 1000), ['a']);
+        assert_eq!(wheel.next_expiration(), Some(1010));
+
+        // A slot longer than EXACT_SCAN: its start, a lower bound, without reading it all.
+        let mut wheel = Wheel::new();
+        for i in 0..=EXACT_SCAN as u64 {
+            wheel.insert(1000 + i % 20, i);
+        }
+        assert_eq!(wheel.next_expiration(), Some(960));
+        assert!(advance(&mut wheel, 960).is_empty());
+        assert_eq!(wheel.next_expiration(), Some(1000));
+    }
+
+    #[test]
+    fn a_node_holding_a_waker_is_48_bytes() {
+        // A million sleeps hold a million nodes (the `sleep_memory` bench).
+        assert_eq!(std::mem::size_of::<Node<std::task::Waker>>(), 48);
+        assert_eq!(Link::from_option(None).get(), None);
+        assert_eq!(Link::to(0).get(), Some(0));
+        assert_eq!(
+            Link::to(u32::MAX as usize - 1).get(),
+            Some(u32::MAX as usize - 1)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "timers in one timer shard")]
+    fn an_index_beyond_a_link_panics() {
+        Link::to(u32::MAX as usize);
     }
 
     #[test]
