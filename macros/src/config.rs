@@ -79,6 +79,7 @@ impl Opt {
 /// The scheduling policy for newly spawned tasks, mirroring `brisk::SpawnPolicy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SpawnPolicy {
+    Adaptive,
     Eager,
     Lazy,
 }
@@ -303,6 +304,7 @@ impl Config {
                     quote!(#lit)
                 }),
                 Opt::SpawnPolicy => self.spawn_policy.map(|policy| match policy {
+                    SpawnPolicy::Adaptive => quote!(::brisk::SpawnPolicy::Adaptive),
                     SpawnPolicy::Eager => quote!(::brisk::SpawnPolicy::Eager),
                     SpawnPolicy::Lazy => quote!(::brisk::SpawnPolicy::Lazy),
                 }),
@@ -404,16 +406,19 @@ fn parse_spawn_policy(value: &Expr) -> syn::Result<SpawnPolicy> {
     else {
         return Err(syn::Error::new_spanned(
             value,
-            "`spawn_policy` expects a string literal, \"eager\" or \"lazy\", e.g. `spawn_policy = \"lazy\"`",
+            "`spawn_policy` expects a string literal, \"adaptive\", \"eager\" or \"lazy\", e.g. `spawn_policy = \"lazy\"`",
         ));
     };
     let policy = lit.value();
     match policy.to_ascii_lowercase().as_str() {
+        "adaptive" => Ok(SpawnPolicy::Adaptive),
         "eager" => Ok(SpawnPolicy::Eager),
         "lazy" => Ok(SpawnPolicy::Lazy),
         _ => Err(syn::Error::new_spanned(
             lit,
-            format!("unknown spawn_policy `{policy}`, expected \"eager\" or \"lazy\""),
+            format!(
+                "unknown spawn_policy `{policy}`, expected \"adaptive\", \"eager\" or \"lazy\""
+            ),
         )),
     }
 }
@@ -497,6 +502,7 @@ mod tests {
         for (text, policy) in [
             ("eager", SpawnPolicy::Eager),
             ("EAGER", SpawnPolicy::Eager),
+            ("adaptive", SpawnPolicy::Adaptive),
             ("Lazy", SpawnPolicy::Lazy),
             ("lAzY", SpawnPolicy::Lazy),
         ] {
@@ -615,11 +621,11 @@ mod tests {
         );
         assert_eq!(
             error_messages("spawn_policy = lazy"),
-            ["`spawn_policy` expects a string literal, \"eager\" or \"lazy\", e.g. `spawn_policy = \"lazy\"`"]
+            ["`spawn_policy` expects a string literal, \"adaptive\", \"eager\" or \"lazy\", e.g. `spawn_policy = \"lazy\"`"]
         );
         assert_eq!(
             error_messages("spawn_policy = \"fifo\""),
-            ["unknown spawn_policy `fifo`, expected \"eager\" or \"lazy\""]
+            ["unknown spawn_policy `fifo`, expected \"adaptive\", \"eager\" or \"lazy\""]
         );
         assert_eq!(
             error_messages("eager_depth = 2u8"),

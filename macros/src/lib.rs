@@ -112,7 +112,7 @@
 //! |-------------------------|----------------------------------------|------------------|------------------|
 //! | `flavor`                | `"current_thread"` or `"multi_thread"` | `"multi_thread"` | `"current_thread"` (`"multi_thread"` if `worker_threads` is given) |
 //! | `worker_threads`        | integer literal ≥ 1 (`usize`); multi-thread only | `Builder` default | `2`             |
-//! | `spawn_policy`          | `"eager"` or `"lazy"`, any letter case | `Builder` default (eager) | same    |
+//! | `spawn_policy`          | `"adaptive"`, `"eager"` or `"lazy"`, any letter case | `Builder` default (adaptive) | same    |
 //! | `eager_budget`          | integer literal (`u32`)                | `Builder` default | same            |
 //! | `eager_depth`           | integer literal (`u32`)                | `Builder` default | same            |
 //! | `global_queue_interval` | integer literal ≥ 1 (`u32`)            | `Builder` default | same            |
