@@ -9,8 +9,14 @@ use std::time::Duration;
 use brisk::{Runtime, SpawnPolicy};
 use brisk_tests::{with_watchdog, Flag, PendingN};
 
+/// `Eager`: these tests assert which spawns ran inline, which under the default `Adaptive`
+/// can depend on timing (a tick's time budget, a demoted site) on a loaded machine.
 fn rt(workers: usize) -> Runtime {
-    Runtime::builder().worker_threads(workers).build().unwrap()
+    Runtime::builder()
+        .worker_threads(workers)
+        .spawn_policy(SpawnPolicy::Eager)
+        .build()
+        .unwrap()
 }
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -159,6 +165,7 @@ fn pending_eager_task_woken_from_another_thread_completes() {
 fn eager_budget_limits_inline_polls_per_tick() {
     let rt = Runtime::builder()
         .worker_threads(1)
+        .spawn_policy(SpawnPolicy::Eager)
         .eager_budget(4)
         .build()
         .unwrap();
@@ -502,7 +509,7 @@ fn task_id_is_the_childs_during_inline_poll_and_the_parents_after() {
 
 #[test]
 fn pending_children_eventually_complete_under_both_policies() {
-    for policy in [SpawnPolicy::Eager, SpawnPolicy::Lazy] {
+    for policy in [SpawnPolicy::Adaptive, SpawnPolicy::Eager, SpawnPolicy::Lazy] {
         let rt = Runtime::builder()
             .worker_threads(2)
             .spawn_policy(policy)

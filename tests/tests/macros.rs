@@ -10,7 +10,7 @@ async fn default_is_current_thread_and_eager() {
     let metrics = Handle::current().metrics();
     assert_eq!(metrics.num_workers(), 1);
     let child = brisk::spawn(async { 1 });
-    assert!(child.is_finished(), "the default policy is Eager");
+    assert!(child.is_finished(), "the default policy is eager-first");
     assert_eq!(child.await.unwrap(), 1);
     assert_eq!(metrics.eager_completed(), 1);
     // A task resumed by a timer (so from the queue, not inline) runs on the test's thread.
@@ -44,7 +44,7 @@ async fn options_reach_the_builder() {
     assert_eq!(metrics.eager_completed() + metrics.eager_suspended(), 0);
 }
 
-#[brisk::test(eager_budget = 2)]
+#[brisk::test(eager_budget = 2, spawn_policy = "eager")]
 async fn eager_budget_option() {
     // All in the first poll of the test body (one tick): 2 inline polls, then the queue.
     let handles: Vec<_> = (0..5).map(|i| brisk::spawn(async move { i })).collect();

@@ -17,8 +17,13 @@ use brisk::task::TaskGroup;
 use brisk::Runtime;
 use brisk_tests::{on_worker, Flag, PendingN};
 
+/// `Eager`: the tests assert which spawns ran inline (timing-independent only under `Eager`).
 fn rt(workers: usize) -> Runtime {
-    Runtime::builder().worker_threads(workers).build().unwrap()
+    Runtime::builder()
+        .worker_threads(workers)
+        .spawn_policy(brisk::SpawnPolicy::Eager)
+        .build()
+        .unwrap()
 }
 
 /// Polls a future to completion on this thread, outside any runtime (for handles that must
