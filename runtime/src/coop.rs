@@ -83,14 +83,10 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use std::task::{Wake, Waker};
+    use std::task::Waker;
 
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    // The crate's one counting waker (`io/tests/support.rs`).
+    use crate::io::tests::support::CountingWaker as Count;
 
     #[test]
     fn budget_counts_down_then_throttles() {

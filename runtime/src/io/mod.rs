@@ -120,7 +120,7 @@ mod reactor;
 mod registered;
 mod registration;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use futures_lite::io::{
     copy, empty, repeat, sink, split, AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt,

@@ -458,14 +458,10 @@ mod tests {
     use super::*;
     use crate::io::registration::Direction;
     use std::sync::atomic::AtomicUsize;
-    use std::task::{Context, Poll, Wake, Waker};
+    use std::task::{Context, Poll, Waker};
 
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    // The crate's one counting waker (`io/tests/support.rs`).
+    use crate::io::tests::support::CountingWaker as Count;
 
     fn udp() -> mio::net::UdpSocket {
         mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap()

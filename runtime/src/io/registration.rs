@@ -352,14 +352,9 @@ impl fmt::Debug for IoState {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::task::Wake;
 
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    // The crate's one counting waker (`io/tests/support.rs`).
+    use crate::io::tests::support::CountingWaker as Count;
 
     fn counter() -> (Arc<Count>, Waker) {
         let c = Arc::new(Count(AtomicUsize::new(0)));

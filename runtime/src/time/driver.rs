@@ -190,15 +190,9 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
-    use std::task::Wake;
 
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    // The crate's one counting waker (`io/tests/support.rs`).
+    use crate::io::tests::support::CountingWaker as Count;
 
     #[test]
     fn cross_shard_cancel_races_fire_and_exactly_one_wins() {

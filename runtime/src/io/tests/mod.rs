@@ -2,4 +2,4 @@
 //! socket types used outside a reactor.
 
 mod reactor;
-mod support;
+pub(crate) mod support;
