@@ -37,7 +37,8 @@ pub use scenarios::{
 /// Most iterations a calibrated sample may run.
 const MAX_ITERS: u64 = 1 << 32;
 
-/// Picks an iteration count for which one sample of `scenario` on `rt` takes about `target`,
+/// Picks an iteration count for which one sample of `scenario` on `rt` takes about `target` of
+/// wall time,
 /// running a few growing samples (which also warm the runtime up).
 ///
 /// # Errors
@@ -51,8 +52,12 @@ pub fn calibrate(
     let mut iters = 1u64;
     loop {
         let sample = measure(rt, scenario, sizes, iters)?;
-        if sample.elapsed >= target / 10 || iters >= MAX_ITERS {
-            let per_iter = sample.elapsed.as_secs_f64() / iters as f64;
+        // Sized by wall time: a scenario that times only part of each iteration
+        // (`spawn_latency` times its `spawn` calls, not the children's work) must still take
+        // about `target` to run.
+        let wall = sample.wall.max(sample.elapsed);
+        if wall >= target / 10 || iters >= MAX_ITERS {
+            let per_iter = wall.as_secs_f64() / iters as f64;
             let want = (target.as_secs_f64() / per_iter.max(1e-12)).round();
             return Ok((want as u64).clamp(1, MAX_ITERS));
         }

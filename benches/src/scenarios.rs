@@ -284,6 +284,9 @@ impl Sizes {
 pub struct Sample {
     /// Time measured (from inside the task, or on the remote thread).
     pub elapsed: Duration,
+    /// Wall-clock time of the whole run, set-up and untimed parts included: what a sample
+    /// costs the person waiting for it (calibration sizes samples by it).
+    pub wall: Duration,
     /// Iterations run.
     pub iters: u64,
     /// Ops performed (`iters × ops_per_iter`).
@@ -360,6 +363,7 @@ pub fn measure_on<H: Host>(
 ) -> Result<Sample, MeasureError> {
     let s = *sizes;
     let rt = host.rt();
+    let started = Instant::now();
     let (elapsed, got) = match scenario {
         Scenario::DirectAwait => host.run(timed(direct_await(iters))),
         Scenario::SpawnReadyAwait => host.run(timed(spawn_ready_await(rt, iters))),
@@ -413,6 +417,7 @@ pub fn measure_on<H: Host>(
     }
     Ok(Sample {
         elapsed,
+        wall: started.elapsed(),
         iters,
         ops: iters * scenario.ops_per_iter(sizes),
     })
