@@ -61,10 +61,14 @@ impl Idle {
         Some(index)
     }
 
+    /// True if a worker may become a searcher now: fewer than half the workers search.
+    pub(crate) fn may_search(&self) -> bool {
+        2 * searching(self.state.load(SeqCst)) < self.num_workers
+    }
+
     /// Becomes a searcher unless half the workers already search.
     pub(crate) fn transition_to_searching(&self) -> bool {
-        let s = self.state.load(SeqCst);
-        if 2 * searching(s) >= self.num_workers {
+        if !self.may_search() {
             return false;
         }
         self.state.fetch_add(1, SeqCst);

@@ -344,9 +344,22 @@ impl Core {
         // also keeps new work from waking a sleeper for nothing.
         // Busy-wait only (no `sched_yield`): on a machine with few cores a yield can hand the
         // core away for a whole time slice.
+        //
+        // Visible work ends the spin only if this worker may go and take it. One that may not
+        // search (half the workers search already) parks instead of looping back at full
+        // speed: the searchers take that work, and the last of them wakes a sleeper if more is
+        // left (`idle.rs`). A searcher woken onto this worker's core could not run at all
+        // while this worker spun, until the OS preempted it a scheduler tick later.
         let backoff = Backoff::new();
         for _ in 0..SPIN_ROUNDS {
-            if shared.has_visible_work() || shared.is_shutdown() {
+            if shared.is_shutdown() {
+                return;
+            }
+            if shared.has_visible_work()
+                && (self.searching
+                    || shared.idle.may_search()
+                    || cfg!(brisk_mutant = "spin_without_search"))
+            {
                 return;
             }
             backoff.spin();
@@ -378,5 +391,85 @@ impl Core {
         self.rng ^= self.rng << 25;
         self.rng ^= self.rng >> 27;
         self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::{mpsc, Arc};
+    use std::time::{Duration, Instant};
+
+    use super::super::{context, Shared};
+
+    /// Polls `cond` until it holds or `limit` passes; true if it held.
+    fn eventually(limit: Duration, cond: impl Fn() -> bool) -> bool {
+        let start = Instant::now();
+        while !cond() {
+            if start.elapsed() > limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    /// Regression: a worker that may not search (half the workers search already) returned
+    /// from `park` at once whenever some other worker's queue or slot held work, and so looped
+    /// at full speed without ever parking. When the searcher had been woken onto the same
+    /// core, it could not run until the scheduler's next tick preempted the spinning worker:
+    /// timers fired 3-4 ms late in bursts (`rpc_mostly_cached_timer`, 1 ms timers, rounds of
+    /// 4 ms). Here the searcher is held by the test, so the other worker must go to sleep.
+    #[test]
+    fn a_worker_that_may_not_search_parks_instead_of_spinning() {
+        let parks = Arc::new(AtomicUsize::new(0));
+        let counted = parks.clone();
+        let rt = crate::Builder::new_multi_thread()
+            .worker_threads(2)
+            .on_thread_park(move || {
+                counted.fetch_add(1, SeqCst);
+            })
+            .build()
+            .unwrap();
+        assert!(
+            eventually(Duration::from_secs(10), || parks.load(SeqCst) >= 2),
+            "both workers park when idle"
+        );
+        let ran = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel::<(Arc<Shared>, usize)>();
+        let seen = parks.clone();
+        let flag = ran.clone();
+        rt.spawn(async move {
+            let (shared, me) =
+                context::with_current(|c| c.map(|c| (c.shared().clone(), c.worker.unwrap())))
+                    .expect("on a worker");
+            // Pose as the one searcher two workers may have (once the worker the spawn woke,
+            // if any, has stopped searching).
+            while !shared.idle.transition_to_searching() {
+                std::thread::yield_now();
+            }
+            // Work this worker can see but not take: a task in the other worker's slot.
+            drop(crate::spawn_lazy(async move { flag.store(true, SeqCst) }));
+            let task = context::with_current(|c| c.unwrap().local.as_ref().unwrap().pop())
+                .expect("the lazy spawn is in this worker's deque");
+            assert!(shared.next[1 - me].put(task).is_none());
+            // Counted while this worker runs and the other one sleeps un-notified.
+            let base = seen.load(SeqCst);
+            tx.send((shared, base)).unwrap();
+        });
+        let (shared, base) = rx.recv().unwrap();
+        let parked = eventually(Duration::from_secs(5), || parks.load(SeqCst) > base);
+        // The search ends: the last searcher's rule wakes a worker for the slot's task.
+        if shared.idle.transition_from_searching() {
+            shared.notify_parked();
+        }
+        assert!(
+            parked,
+            "a worker that may not search spun instead of parking while the searcher held on"
+        );
+        assert!(
+            eventually(Duration::from_secs(10), || ran.load(SeqCst)),
+            "the task left in the slot ran once the search ended"
+        );
     }
 }
