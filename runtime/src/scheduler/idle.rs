@@ -9,6 +9,9 @@
 //! - No lost wake-up: the notifier publishes its work, then (SeqCst) reads `state`; a parking
 //!   worker updates `state` (SeqCst), and the last searcher to park re-checks every queue.
 //!   One of the two sees the other.
+//! - `spinning` counts the workers in their wait before parking (`worker.rs`, `Core::spin`). It
+//!   is only a hint for how a waiting worker waits (busy, or yielding the core while someone
+//!   else watches the driver); no wake-up depends on it.
 
 use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Mutex, MutexGuard};
@@ -19,6 +22,8 @@ const SEARCHING_MASK: usize = UNPARKED_ONE - 1;
 /// Counts of searching and unparked workers, and the list of sleeping ones.
 pub(crate) struct Idle {
     state: AtomicUsize,
+    /// Workers in their spin before parking (a hint: read without the lock).
+    spinning: AtomicUsize,
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
 }
@@ -35,6 +40,7 @@ impl Idle {
     pub(crate) fn new(num_workers: usize) -> Idle {
         Idle {
             state: AtomicUsize::new(num_workers * UNPARKED_ONE),
+            spinning: AtomicUsize::new(0),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
         }
@@ -103,6 +109,19 @@ impl Idle {
         }
     }
 
+    /// True if a worker other than the caller (an unparked worker about to spin) is unparked
+    /// and not spinning itself: it turns the driver at its next tick or when it parks.
+    pub(crate) fn another_awake(&self) -> bool {
+        let others = unparked(self.state.load(SeqCst)).saturating_sub(1);
+        others > self.spinning.load(SeqCst)
+    }
+
+    /// Counts the caller among the workers spinning before they park, until the guard drops.
+    pub(crate) fn spinning(&self) -> Spinning<'_> {
+        self.spinning.fetch_add(1, SeqCst);
+        Spinning(&self.spinning)
+    }
+
     /// True if every worker is parked (or about to park): none is running or searching.
     pub(crate) fn all_parked(&self) -> bool {
         unparked(self.state.load(SeqCst)) == 0
@@ -112,6 +131,16 @@ impl Idle {
     #[cfg(test)]
     pub(crate) fn num_searching(&self) -> usize {
         searching(self.state.load(SeqCst))
+    }
+}
+
+/// A worker counted as spinning (`Idle::spinning`).
+#[must_use]
+pub(crate) struct Spinning<'a>(&'a AtomicUsize);
+
+impl Drop for Spinning<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
     }
 }
 
@@ -139,6 +168,24 @@ mod tests {
         );
         assert!(idle.transition_from_searching());
         assert!(idle.worker_to_notify().is_some());
+    }
+
+    #[test]
+    fn another_awake_counts_neither_the_caller_nor_spinning_or_parked_workers() {
+        let idle = Idle::new(3);
+        // Worker 0 asks; workers 1 and 2 are running.
+        assert!(idle.another_awake());
+        let one = idle.spinning();
+        assert!(idle.another_awake(), "worker 2 still runs");
+        let two = idle.spinning();
+        assert!(!idle.another_awake(), "1 and 2 both wait before parking");
+        drop(two);
+        assert!(!idle.transition_to_parked(2, false));
+        assert!(!idle.another_awake(), "2 sleeps, 1 waits");
+        drop(one);
+        assert!(idle.another_awake(), "1 runs again");
+        assert!(!idle.transition_to_parked(1, false));
+        assert!(!idle.another_awake(), "only the caller is awake");
     }
 
     #[test]

@@ -121,6 +121,11 @@ impl Parker {
         }
     }
 
+    /// True while this worker sleeps in the driver (so I/O and timers have a watcher).
+    pub(crate) fn in_driver(&self) -> bool {
+        self.state.load(SeqCst) == PARKED_DRIVER
+    }
+
     /// Wakes the worker, or makes its next `park` return at once.
     pub(crate) fn unpark(&self, shared: &Shared) {
         match self.state.swap(NOTIFIED, SeqCst) {

@@ -31,8 +31,9 @@ use crate::task::harness;
 use crate::task::raw::TaskRef;
 use crate::trace::{self, Source};
 
-/// Rounds of exponential busy-waiting (crossbeam `Backoff::spin`, up to 64 pauses a round)
-/// before a worker out of work parks: a few microseconds.
+/// Rounds of exponential backoff (crossbeam `Backoff`: up to 64 pauses a round, or a yield of
+/// the core in the later rounds when someone else watches the driver) before a worker out of
+/// work parks: a few microseconds (see `Core::spin`).
 const SPIN_ROUNDS: u32 = 10;
 
 /// How many next-task slot polls may follow one poll taken from a queue (bound F9).
@@ -337,32 +338,52 @@ impl Core {
         trace::poll_end(id);
     }
 
-    fn park(&mut self, ctx: &Context) {
-        let shared = ctx.shared();
-        // Spin briefly first: new work (a reply, a remote spawn) often arrives within
-        // microseconds, and a park/unpark pair costs two system calls. A searcher that spins
-        // also keeps new work from waking a sleeper for nothing.
-        // Busy-wait only (no `sched_yield`): on a machine with few cores a yield can hand the
-        // core away for a whole time slice.
-        //
-        // Visible work ends the spin only if this worker may go and take it. One that may not
-        // search (half the workers search already) parks instead of looping back at full
-        // speed: the searchers take that work, and the last of them wakes a sleeper if more is
-        // left (`idle.rs`). A searcher woken onto this worker's core could not run at all
-        // while this worker spun, until the OS preempted it a scheduler tick later.
+    /// The wait before parking; true if it ended for work (or shutdown), false if the worker
+    /// should park.
+    ///
+    /// New work (a reply, a remote spawn) often arrives within microseconds, and a park/unpark
+    /// pair costs two system calls; a searcher that waits also keeps new work from waking a
+    /// sleeper for nothing. So the worker first polls its chances for [`SPIN_ROUNDS`] rounds
+    /// of exponential backoff:
+    /// - Visible work ends the wait only if this worker may go and take it. One that may not
+    ///   search (half the workers search already) parks instead of looping back at full speed:
+    ///   the searchers take that work, and the last of them wakes a sleeper if more is left
+    ///   (`idle.rs`). A searcher woken onto this worker's core could not run at all while this
+    ///   worker spun, until the OS preempted it a scheduler tick later.
+    /// - The rounds busy-wait, except that when someone else watches the driver (a worker
+    ///   sleeps in it, or another worker is awake and not waiting like this one: it turns the
+    ///   driver at its next tick or parks into it) the later rounds yield the core
+    ///   (`Backoff::snooze`): a process sharing the cores (an HTTP load client, say) gets it,
+    ///   instead of this worker burning it. With nobody watching, a yield could hand the core
+    ///   away for a whole time slice while a timer falls due unseen, so it busy-waits.
+    fn spin(&mut self, shared: &Shared) -> bool {
+        let watched = shared.idle.another_awake() || shared.parkers.iter().any(|p| p.in_driver());
+        let _spinning = shared.idle.spinning();
         let backoff = Backoff::new();
         for _ in 0..SPIN_ROUNDS {
             if shared.is_shutdown() {
-                return;
+                return true;
             }
             if shared.has_visible_work()
                 && (self.searching
                     || shared.idle.may_search()
                     || cfg!(brisk_mutant = "spin_without_search"))
             {
-                return;
+                return true;
             }
-            backoff.spin();
+            if watched {
+                backoff.snooze();
+            } else {
+                backoff.spin();
+            }
+        }
+        false
+    }
+
+    fn park(&mut self, ctx: &Context) {
+        let shared = ctx.shared();
+        if self.spin(shared) {
+            return;
         }
         let was_searching = std::mem::take(&mut self.searching);
         let last_searcher = shared.idle.transition_to_parked(self.index, was_searching);
