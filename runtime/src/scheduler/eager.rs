@@ -50,7 +50,8 @@
 //! durations (weight 1/[`EWMA_WEIGHT`] for the new sample, starting from 0). When the average
 //! reaches [`LONG_POLL`] (20 µs) the site is *demoted*: its next
 //! `LAZY_SPAWNS << backoff` spawns on this thread are queued (stealable, so CPU-bound children
-//! run in parallel again), after which one spawn is polled inline again as a probe. A probe
+//! run in parallel again), after which one spawn is polled inline again as a probe (the average
+//! restarts at the threshold, so a probe decides alone). A probe
 //! that still runs long demotes the site again for twice as long (`backoff` up to
 //! [`MAX_BACKOFF`]); each short inline poll lowers `backoff` by one, so decisions decay.
 //! Why 20 µs: a queued spawn costs ~0.1-1 µs more than an inline one (push, pop, maybe a
@@ -393,7 +394,9 @@ impl SiteEntry<'_> {
         if demote {
             e.lazy_left = LAZY_SPAWNS << e.backoff;
             e.backoff = (e.backoff + 1).min(MAX_BACKOFF);
-            e.avg = 0;
+            // The probe after the demotion starts from the threshold: one more long poll
+            // demotes again, one short poll does not (and the average then decays).
+            e.avg = long;
             e.short_streak = 0;
         } else if sample < long {
             e.backoff = e.backoff.saturating_sub(1);
@@ -813,6 +816,28 @@ mod tests {
         assert_eq!(m.sites_demoted(), 3);
         assert_eq!(m.adaptive_deferred(), 200 - 3);
         assert_eq!(m.eager_deferred(), 0);
+    }
+
+    /// Regression: a demotion reset the site's average to 0, so the probe after it had to
+    /// learn from scratch: a child of 2x `LONG_POLL` ran inline 6 times in a row at every probe
+    /// (and one of 1.5x, 9 times) before the site was demoted again.
+    #[test]
+    fn a_probe_that_still_runs_long_demotes_the_site_again_at_once() {
+        let rt = runtime(SpawnPolicy::Adaptive, Duration::from_secs(3600));
+        let moderate = clock::from_duration(LONG_POLL * 2);
+        let pattern = inline_pattern(&rt, 300, |_| moderate);
+        let first_queued = pattern
+            .iter()
+            .position(|&b| !b)
+            .expect("the site is demoted");
+        let probes: Vec<usize> = (first_queued..300).filter(|&i| pattern[i]).collect();
+        assert!(probes.len() >= 2, "{pattern:?}");
+        for &i in &probes {
+            assert!(
+                i + 1 == 300 || !pattern[i + 1],
+                "probe at child {i} was followed by more inline polls: {pattern:?}"
+            );
+        }
     }
 
     #[test]
