@@ -216,23 +216,26 @@ impl<F: Future, S: Schedule> Cell<F, S> {
     #[inline]
     unsafe fn set_stage(ptr: NonNull<Header>, id: Id, out: Option<Result<F::Output, JoinError>>) {
         // SAFETY: forwarded from the caller.
-        unsafe { Self::stage(ptr) }.with_mut(|stage| {
-            // SAFETY: we own the stage; it is written right after it was dropped.
-            match unsafe { drop_stage_in_place(id, stage) } {
-                // SAFETY: as above.
-                Ok(()) => unsafe {
-                    match out {
-                        Some(out) => std::ptr::write(stage, Stage::Finished(out)),
-                        None => std::ptr::write(stage, Stage::Consumed),
-                    }
-                },
-                Err(panic) => {
-                    // SAFETY: as above.
-                    unsafe { std::ptr::write(stage, Stage::Finished(Err(panic))) };
-                    let _ = drop_caught(id, out);
-                }
+        let cell = unsafe { Self::stage(ptr) };
+        // SAFETY: we own the stage; it is written right below, before anything reads it.
+        let dropped = cell.with_mut(|stage| unsafe { drop_stage_in_place(id, stage) });
+        // Two accesses, not one closure holding `out`: the small write is inlined here, where
+        // `out` still sits in registers (a large closure taking `out` through the stack made
+        // every completion wait on a store-forwarding stall).
+        match dropped {
+            Ok(()) => {
+                let next = out.map_or(Stage::Consumed, Stage::Finished);
+                // SAFETY: as above: the dropped stage is overwritten without being read.
+                cell.with_mut(|stage| unsafe { std::ptr::write(stage, next) });
             }
-        })
+            Err(panic) => {
+                // SAFETY: as above.
+                cell.with_mut(|stage| unsafe {
+                    std::ptr::write(stage, Stage::Finished(Err(panic)))
+                });
+                let _ = drop_caught(id, out);
+            }
+        }
     }
 
     /// # Safety
