@@ -670,6 +670,10 @@ fn spawn_after_the_coop_budget_is_spent_is_queued() {
     assert!(before, "the first spawn ran inline");
     assert_eq!(after, 2);
     let m = rt.metrics();
-    assert_eq!(m.eager_completed(), 1, "a spawn with the coop budget spent ran inline");
+    assert_eq!(
+        m.eager_completed(),
+        1,
+        "a spawn with the coop budget spent ran inline"
+    );
     assert_eq!(m.eager_deferred(), 1, "the second spawn was queued");
 }
