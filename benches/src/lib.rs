@@ -38,8 +38,7 @@ pub use scenarios::{
 const MAX_ITERS: u64 = 1 << 32;
 
 /// Picks an iteration count for which one sample of `scenario` on `rt` takes about `target` of
-/// wall time,
-/// running a few growing samples (which also warm the runtime up).
+/// wall time, running a few growing samples (which also warm the runtime up).
 ///
 /// # Errors
 /// As [`measure`].

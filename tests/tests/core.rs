@@ -508,7 +508,7 @@ fn task_id_is_the_childs_during_inline_poll_and_the_parents_after() {
 }
 
 #[test]
-fn pending_children_eventually_complete_under_both_policies() {
+fn pending_children_eventually_complete_under_every_policy() {
     for policy in [SpawnPolicy::Adaptive, SpawnPolicy::Eager, SpawnPolicy::Lazy] {
         let rt = Runtime::builder()
             .worker_threads(2)
