@@ -1,35 +1,76 @@
-//! Task cell allocation, with a small per-thread cache of freed cells.
+//! Task cell allocation, with a per-thread cache of freed cells.
 //!
-//! A task that completes during its eager first poll lives for one `spawn` call: the
-//! allocation and the free are most of its cost. Freed cells of small sizes go to a per-thread
-//! free list (by 64-byte size class) and the next spawn on that thread reuses one.
+//! A task that completes during its eager first poll lives for one `spawn` call, and a gather
+//! of ready children frees its cells right after allocating them: the allocation and the free
+//! are most of a ready task's cost. Freed cells of small sizes go to a per-thread free list
+//! (by 64-byte size class) and the next spawn on that thread reuses one.
 //!
 //! Invariants:
 //! - Every cell of a cacheable layout (size ≤ 1 KiB, align ≤ 16) is allocated and freed with its
 //!   size class's layout, whether it goes through the cache or the global allocator, so a
-//!   cached block can be freed to the global allocator at any time (a full class, or a thread
+//!   cached block can be freed to the global allocator at any time (a full cache, or a thread
 //!   whose cache was already destroyed at exit).
-//! - Each class holds at most `PER_CLASS` blocks; a thread's cache is freed when it exits.
+//! - A thread's cache holds at most [`CACHE_BYTES`] bytes of blocks, whatever their classes,
+//!   and is freed when the thread exits. Measured (`compare`, `gather_mostly_ready`): 32
+//!   blocks per class, the former bound, served a gather of 1,000 ready children from
+//!   `malloc` (20% of its time); 256 KiB serves it from the cache, 20-25% faster.
+//! - A cached block is free memory of this thread: its first word links it to the next block
+//!   of its class (an intrusive list), nothing else reads or writes it.
 
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::ptr::NonNull;
 
 const CLASS_SIZE: usize = 64;
 const CLASSES: usize = 16;
-const PER_CLASS: usize = 32;
+/// The most bytes of freed blocks one thread keeps.
+pub(crate) const CACHE_BYTES: usize = 256 << 10;
 const ALIGN: usize = 16;
 
 struct Cache {
-    classes: [Vec<NonNull<u8>>; CLASSES],
+    /// The first free block of each class; each block's first word holds the next.
+    heads: [Cell<Option<NonNull<u8>>>; CLASSES],
+    /// The bytes of all the blocks listed.
+    bytes: Cell<usize>,
+}
+
+impl Cache {
+    fn pop(&self, class: usize) -> Option<NonNull<u8>> {
+        let block = self.heads[class].get()?;
+        // SAFETY: a listed block is free memory of this thread whose first word (aligned: the
+        // block is 16-aligned and at least 64 bytes) holds the next block (module invariant).
+        let next = unsafe { block.cast::<Option<NonNull<u8>>>().as_ptr().read() };
+        self.heads[class].set(next);
+        self.bytes.set(self.bytes.get() - class_size(class));
+        Some(block)
+    }
+
+    /// Lists `block` unless the cache is full; true if it did.
+    fn push(&self, class: usize, block: NonNull<u8>) -> bool {
+        let bytes = self.bytes.get() + class_size(class);
+        if bytes > CACHE_BYTES && !cfg!(brisk_mutant = "cache_unbounded") {
+            return false;
+        }
+        // SAFETY: the caller gives up `block` (a free block of this class: 16-aligned, at least
+        // 64 bytes); its first word becomes the link.
+        unsafe {
+            block
+                .cast::<Option<NonNull<u8>>>()
+                .as_ptr()
+                .write(self.heads[class].get())
+        };
+        self.heads[class].set(Some(block));
+        self.bytes.set(bytes);
+        true
+    }
 }
 
 impl Drop for Cache {
     fn drop(&mut self) {
-        for (class, blocks) in self.classes.iter_mut().enumerate() {
-            for block in blocks.drain(..) {
+        for class in 0..CLASSES {
+            while let Some(block) = self.pop(class) {
                 // SAFETY: every cached block was allocated with this class's layout.
                 unsafe { dealloc(block.as_ptr(), class_layout(class)) };
             }
@@ -38,15 +79,20 @@ impl Drop for Cache {
 }
 
 thread_local! {
-    static CACHE: RefCell<Cache> = const {
-        RefCell::new(Cache { classes: [const { Vec::new() }; CLASSES] })
+    static CACHE: Cache = const {
+        Cache { heads: [const { Cell::new(None) }; CLASSES], bytes: Cell::new(0) }
     };
+}
+
+#[inline]
+fn class_size(class: usize) -> usize {
+    (class + 1) * CLASS_SIZE
 }
 
 #[inline]
 fn class_layout(class: usize) -> Layout {
     // The sizes are multiples of 64 up to 1 KiB and ALIGN is a power of two.
-    Layout::from_size_align((class + 1) * CLASS_SIZE, ALIGN).expect("valid class layout")
+    Layout::from_size_align(class_size(class), ALIGN).expect("valid class layout")
 }
 
 /// The size class of `layout`, if it is cacheable.
@@ -96,10 +142,7 @@ pub(crate) unsafe fn deallocate(_ptr: NonNull<u8>, _layout: Layout) {
 pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
     let (layout, cached) = match class_of(layout) {
         Some(class) => {
-            let cached = CACHE
-                .try_with(|c| c.borrow_mut().classes[class].pop())
-                .ok()
-                .flatten();
+            let cached = CACHE.try_with(|c| c.pop(class)).ok().flatten();
             (class_layout(class), cached)
         }
         None => (layout, None),
@@ -120,15 +163,7 @@ pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
 pub(crate) unsafe fn deallocate(ptr: NonNull<u8>, layout: Layout) {
     let layout = match class_of(layout) {
         Some(class) => {
-            let kept = CACHE.try_with(|c| {
-                let blocks = &mut c.borrow_mut().classes[class];
-                let keep = blocks.len() < PER_CLASS;
-                if keep {
-                    blocks.push(ptr);
-                }
-                keep
-            });
-            if kept == Ok(true) {
+            if CACHE.try_with(|c| c.push(class, ptr)) == Ok(true) {
                 return;
             }
             class_layout(class)
@@ -157,5 +192,43 @@ mod tests {
         let c = allocate(big);
         // SAFETY: allocated above with `big`.
         unsafe { deallocate(c, big) };
+    }
+
+    /// The bytes this thread's cache holds.
+    fn cached_bytes() -> usize {
+        CACHE.with(|c| c.bytes.get())
+    }
+
+    #[test]
+    fn the_cache_keeps_at_most_cache_bytes_and_frees_the_rest() {
+        // On a thread of its own, so the cache starts empty.
+        std::thread::spawn(|| {
+            let l = Layout::from_size_align(192, 16).unwrap();
+            let n = CACHE_BYTES / 192 + 100;
+            let blocks: Vec<_> = (0..n).map(|_| allocate(l)).collect();
+            assert_eq!(cached_bytes(), 0);
+            for &b in &blocks {
+                // SAFETY: allocated above with `l`.
+                unsafe { deallocate(b, l) };
+            }
+            let kept = cached_bytes();
+            assert!(kept <= CACHE_BYTES, "{kept} bytes cached");
+            assert!(
+                kept > CACHE_BYTES - 192,
+                "{kept} bytes cached: the cache stopped early"
+            );
+            // The kept blocks are handed out again, most recently freed first.
+            let again: Vec<_> = (0..kept / 192).map(|_| allocate(l)).collect();
+            assert_eq!(cached_bytes(), 0);
+            let mut freed: Vec<_> = blocks[..kept / 192].to_vec();
+            freed.reverse();
+            assert_eq!(again, freed);
+            for b in again {
+                // SAFETY: allocated with `l`.
+                unsafe { deallocate(b, l) };
+            }
+        })
+        .join()
+        .unwrap();
     }
 }
