@@ -69,7 +69,7 @@
 //! for it, the tick's budgets are not spent and the nesting depth allows it. A *tick* is one poll
 //! of a task taken from a queue; the budgets reset at each tick.
 //!
-//! - [`Builder::eager_budget`]: inline polls per tick (default 128). 0
+//! - [`Builder::eager_budget`]: inline polls per tick (default 1,024). 0
 //!   turns eager spawning off.
 //! - [`Builder::eager_budget_time`] (not under `Eager`): time a tick may spend on inline polls
 //!   (default 50 µs; an inline poll starts only while less has passed since the tick's first
