@@ -188,7 +188,7 @@ impl Context {
     /// `scheduler/eager.rs`). The time check uses the latest reading: it costs no reading of
     /// its own. At most [`eager::UNTIMED_RUN`] inline polls in a row go untimed: the next one
     /// is timed whatever its site.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take_inline_slot(&self, timed: bool) -> Option<InlineSlot<'_>> {
         let left = self.eager_left.get();
         let depth = self.depth.get();
@@ -240,7 +240,7 @@ impl Context {
     /// that of the timed inline polls nested in it (an untimed poll's duration is measured from
     /// the latest reading before it: an upper bound). An untimed leaf poll, and any poll under
     /// `SpawnPolicy::Eager`, returns `None`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn finish_inline(&self, slot: InlineSlot<'_>) -> Option<u64> {
         if !self.timed {
             return None;
