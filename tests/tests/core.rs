@@ -640,6 +640,35 @@ fn enter_allows_spawn_timers_and_sockets_outside_block_on() {
 
 /// A spawn after the tick's coop budget is spent is queued, not polled inline: inline polls
 /// spend the tick's budget (F7), so the child would find its first await throttled anyway.
+
+/// The default `eager_budget` lets a tick spawn a gather of 1,000 ready children inline (it
+/// was 128, which queued 87% of them; `Builder`'s `DEFAULT_EAGER_BUDGET`). `Eager`: no time
+/// budget, so the count alone decides.
+#[test]
+fn the_default_eager_budget_runs_a_gather_of_1000_ready_children_inline() {
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .spawn_policy(SpawnPolicy::Eager)
+        .build()
+        .unwrap();
+    let sum = rt.block_on(async {
+        let handles: Vec<_> = (0..1_000u64)
+            .map(|i| brisk::spawn(async move { i }))
+            .collect();
+        let mut sum = 0;
+        for h in handles {
+            sum += h.await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(sum, 999 * 1_000 / 2);
+    let m = rt.metrics();
+    assert_eq!(
+        (m.eager_completed(), m.eager_deferred()),
+        (1_000, 0),
+        "(inline, queued) of 1,000 ready spawns in one tick"
+    );
+}
 #[test]
 fn spawn_after_the_coop_budget_is_spent_is_queued() {
     let rt = Runtime::builder()
