@@ -638,9 +638,6 @@ fn enter_allows_spawn_timers_and_sockets_outside_block_on() {
     assert_eq!(rt.metrics().eager_completed(), 0);
 }
 
-/// A spawn after the tick's coop budget is spent is queued, not polled inline: inline polls
-/// spend the tick's budget (F7), so the child would find its first await throttled anyway.
-
 /// The default `eager_budget` lets a tick spawn a gather of 1,000 ready children inline (it
 /// was 128, which queued 87% of them; `Builder`'s `DEFAULT_EAGER_BUDGET`). `Eager`: no time
 /// budget, so the count alone decides.
@@ -669,6 +666,9 @@ fn the_default_eager_budget_runs_a_gather_of_1000_ready_children_inline() {
         "(inline, queued) of 1,000 ready spawns in one tick"
     );
 }
+
+/// A spawn after the tick's coop budget is spent is queued, not polled inline: inline polls
+/// spend the tick's budget (F7), so the child would find its first await throttled anyway.
 #[test]
 fn spawn_after_the_coop_budget_is_spent_is_queued() {
     let rt = Runtime::builder()
