@@ -1,15 +1,8 @@
 //! `JoinHandle`: the owned permission to await a task's output.
-//!
-//! A handle either refers to its task's cell (counting one reference), or, when the task
-//! finished in its eager first poll with nothing else referring to it, holds the task's id and
-//! output itself (the cell is already freed: `raw::poll_first`). Only outputs of at most two
-//! words (and an alignment of at most a word) are held so: the handle stays five words for any
-//! output type; larger outputs stay in the cell.
 
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::mem::{align_of, needs_drop, size_of, MaybeUninit};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
@@ -35,28 +28,14 @@ use crate::scheduler::eager;
 /// assert_eq!(answer, 42);
 /// ```
 pub struct JoinHandle<T> {
-    /// The task's cell; unused (dangling) when `done` is set.
     raw: NonNull<Header>,
-    /// Set when the task finished in its eager first poll: its id, and its output in `output`
-    /// until taken.
-    done: Option<Done>,
-    /// A `T`, written when `done` is set with `has_output` (only if `T` fits, see `fits`).
-    output: MaybeUninit<[usize; 2]>,
     _output: PhantomData<T>,
-}
-
-/// The state of a handle whose task finished in its eager first poll.
-#[derive(Clone, Copy)]
-struct Done {
-    id: Id,
-    has_output: bool,
 }
 
 // SAFETY: the handle only moves `T` out of the task (T: Send is required by spawn) and touches
 // the shared header through atomics.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
-// SAFETY: `&JoinHandle` only reads the id and the state word, and `abort` is thread-safe; an
-// output held by the handle is only reached through `&mut` (poll, drop).
+// SAFETY: `&JoinHandle` only reads the id and the state word, and `abort` is thread-safe.
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> Unpin for JoinHandle<T> {}
@@ -67,47 +46,8 @@ impl<T> JoinHandle<T> {
     pub(crate) unsafe fn from_raw(raw: NonNull<Header>) -> JoinHandle<T> {
         JoinHandle {
             raw,
-            done: None,
-            output: MaybeUninit::uninit(),
             _output: PhantomData,
         }
-    }
-
-    /// True if a `T` can be held by the handle itself (at most two words, word-aligned).
-    pub(crate) const fn fits() -> bool {
-        size_of::<T>() <= size_of::<[usize; 2]>() && align_of::<T>() <= align_of::<[usize; 2]>()
-    }
-
-    /// The handle of task `id`, finished in its eager first poll with `output` (its cell
-    /// freed).
-    ///
-    /// # Panics
-    /// If `T` does not fit (`fits`): `raw::poll_first` never frees such a cell.
-    pub(crate) fn finished(id: Id, output: T) -> JoinHandle<T> {
-        assert!(Self::fits(), "brisk: a JoinHandle cannot hold this output");
-        let mut handle = JoinHandle {
-            raw: NonNull::dangling(),
-            done: Some(Done {
-                id,
-                has_output: true,
-            }),
-            output: MaybeUninit::uninit(),
-            _output: PhantomData,
-        };
-        // SAFETY: `T` fits the buffer in size and alignment (checked above).
-        unsafe { handle.output.as_mut_ptr().cast::<T>().write(output) };
-        handle
-    }
-
-    /// Moves the held output out, if it is still there.
-    fn take_output(&mut self) -> Option<T> {
-        let done = self.done.as_mut()?;
-        if !std::mem::take(&mut done.has_output) {
-            return None;
-        }
-        // SAFETY: `has_output` was set: a `T` was written by `finished` and not yet moved
-        // out; it is cleared above, so it is read once.
-        Some(unsafe { self.output.as_ptr().cast::<T>().read() })
     }
 
     /// The task (loom models drive await-inlining's claim with it).
@@ -127,35 +67,23 @@ impl<T> JoinHandle<T> {
     /// [`is_cancelled`](JoinError::is_cancelled). Aborting a finished task does nothing: the
     /// handle still yields its output.
     pub fn abort(&self) {
-        if self.done.is_none() {
-            abort_task(self.raw);
-        }
+        abort_task(self.raw);
     }
 
     /// True once the task has finished (completed, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
-        self.done.is_some() || self.header().state.load().has(COMPLETE)
+        self.header().state.load().has(COMPLETE)
     }
 
     /// The task's id.
     pub fn id(&self) -> Id {
-        match self.done {
-            Some(done) => done.id,
-            None => self.header().id,
-        }
+        self.header().id
     }
 
     /// An [`AbortHandle`] for this task.
     pub fn abort_handle(&self) -> AbortHandle {
-        if let Some(done) = self.done {
-            return AbortHandle {
-                target: Target::Finished(done.id),
-            };
-        }
         self.header().state.ref_inc();
-        AbortHandle {
-            target: Target::Task(self.raw),
-        }
+        AbortHandle { raw: self.raw }
     }
 
     fn read_output(&mut self) -> Poll<Result<T, JoinError>> {
@@ -204,12 +132,6 @@ impl<T> Future for JoinHandle<T> {
         if crate::coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        if this.done.is_some() {
-            return match this.take_output() {
-                Some(output) => Poll::Ready(Ok(output)),
-                None => panic!("brisk: JoinHandle polled after it returned Ready"),
-            };
-        }
         let mut state = this.header().state.load();
         if state.has(NOTIFIED) && !state.has(RUNNING | COMPLETE) && eager::inline_await(this.raw) {
             state = this.header().state.load();
@@ -226,16 +148,6 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if let Some(done) = self.done {
-            if let Some(output) = self.take_output() {
-                if needs_drop::<T>() {
-                    // Like an output left in a cell: a panic from its destructor is discarded.
-                    let _task = super::enter_task(done.id);
-                    let _ = super::catch_user_panic(move || drop(output));
-                }
-            }
-            return;
-        }
         let header = self.header();
         let state = header.state.load();
         if state.has(COMPLETE) && state.refs() == 1 {
@@ -276,15 +188,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 /// A handle that can abort a task without awaiting it (see [`JoinHandle::abort_handle`]).
 pub struct AbortHandle {
-    target: Target,
-}
-
-/// The task of an [`AbortHandle`].
-enum Target {
-    /// A task's cell (the handle counts a reference).
-    Task(NonNull<Header>),
-    /// A task that finished in its eager first poll (its cell is freed).
-    Finished(Id),
+    raw: NonNull<Header>,
 }
 
 // SAFETY: only the atomic state and the immutable id are touched.
@@ -295,39 +199,28 @@ unsafe impl Sync for AbortHandle {}
 impl AbortHandle {
     /// Cancels the task, like [`JoinHandle::abort`].
     pub fn abort(&self) {
-        if let Target::Task(raw) = self.target {
-            abort_task(raw);
-        }
+        abort_task(self.raw);
     }
 
     /// True once the task has finished.
     pub fn is_finished(&self) -> bool {
-        match self.target {
-            // SAFETY: the handle holds a reference.
-            Target::Task(raw) => unsafe { raw.as_ref() }.state.load().has(COMPLETE),
-            Target::Finished(_) => true,
-        }
+        // SAFETY: the handle holds a reference.
+        unsafe { self.raw.as_ref() }.state.load().has(COMPLETE)
     }
 
     /// The task's id.
     pub fn id(&self) -> Id {
-        match self.target {
-            // SAFETY: the handle holds a reference.
-            Target::Task(raw) => unsafe { raw.as_ref() }.id,
-            Target::Finished(id) => id,
-        }
+        // SAFETY: the handle holds a reference.
+        unsafe { self.raw.as_ref() }.id
     }
 }
 
 impl Drop for AbortHandle {
     fn drop(&mut self) {
-        let Target::Task(raw) = self.target else {
-            return;
-        };
         // SAFETY: the handle holds a reference.
-        if unsafe { raw.as_ref() }.state.ref_dec() {
+        if unsafe { self.raw.as_ref() }.state.ref_dec() {
             // SAFETY: that was the last reference.
-            unsafe { raw::dealloc(raw) };
+            unsafe { raw::dealloc(self.raw) };
         }
     }
 }
