@@ -254,6 +254,56 @@ fn a_panicking_output_destructor_run_by_the_awaiter_unwinds_in_the_awaiter() {
     );
 }
 
+/// A task that finishes in its eager first poll hands its output (at most one word) to the
+/// `JoinHandle` and its cell is freed at once: the handle still acts like any other.
+#[test]
+fn a_handle_holding_its_finished_tasks_output_acts_like_any_handle() {
+    let rt = rt(1);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d2 = drops.clone();
+    rt.block_on(async move {
+        // Awaited: the output, once; the task's id as seen inside it.
+        let h = brisk::spawn(async { brisk::task::id() });
+        assert!(h.is_finished());
+        let abort = h.abort_handle();
+        h.abort();
+        abort.abort();
+        assert!(abort.is_finished());
+        let id = h.id();
+        assert_eq!(abort.id(), id);
+        assert_eq!(h.await.unwrap(), id);
+        assert_eq!(brisk::spawn(async { 7u64 }).await.unwrap(), 7);
+        // Dropped unawaited: the held output is dropped once, by the handle.
+        let d3 = d2.clone();
+        let h = brisk::spawn(async move { DropCount(d3) });
+        assert_eq!(
+            d2.load(SeqCst),
+            0,
+            "the output is dropped with the handle, not before"
+        );
+        drop(h);
+        assert_eq!(d2.load(SeqCst), 1);
+        // Awaited, then the handle dropped: still once.
+        let d4 = d2.clone();
+        let mut h = brisk::spawn(async move { DropCount(d4) });
+        drop((&mut h).await.unwrap());
+        drop(h);
+        assert_eq!(d2.load(SeqCst), 2, "an awaited held output is dropped once");
+        // A held output whose destructor panics: contained, like one left in a cell.
+        drop(brisk::spawn(async { PanicOnDrop }));
+        // An output too large for the handle stays in the cell.
+        let big = brisk::spawn(async { [3u64; 2] });
+        assert!(big.is_finished());
+        assert_eq!(big.await.unwrap(), [3u64; 2]);
+    });
+    assert_eq!(drops.load(SeqCst), 2);
+    assert!(
+        std::mem::size_of::<brisk::task::JoinHandle<[u8; 4096]>>()
+            == 2 * std::mem::size_of::<usize>(),
+        "a JoinHandle is two words for any output type"
+    );
+}
+
 #[test]
 fn a_panicking_future_destructor_on_abort_is_contained() {
     let rt = rt(1);

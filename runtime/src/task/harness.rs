@@ -21,7 +21,8 @@
 use std::future::Future;
 use std::ptr::NonNull;
 
-use super::raw::{self, Header, TaskRef};
+use super::join::JoinHandle;
+use super::raw::{self, FirstPoll, Header, TaskRef};
 use super::schedule::Schedule;
 use super::state::{Snapshot, ToIdle, ToRunning, INLINE_START, JOIN_INTEREST, JOIN_WAKER};
 use super::{catch_user_panic, Id};
@@ -75,19 +76,61 @@ where
     // SAFETY: INLINE_START gives us RUNNING; we hold the owner reference.
     let finished = unsafe { raw::poll_future(ptr) };
     trace::inline_poll_end(id);
+    settle_first(s, ptr, finished);
+    (ptr, finished)
+}
+
+/// The eager first poll for a spawn: like [`spawn_inline`], but a task that finishes at once
+/// with nothing else referring to it is freed right away and its output handed to the
+/// `JoinHandle` itself (`raw::poll_first`), so a gather of ready children keeps one cell hot
+/// instead of a thousand. Returns the handle and true if the task finished.
+#[inline(always)]
+pub(crate) fn spawn_inline_handle<F, S>(s: &S, id: Id, future: F) -> (JoinHandle<F::Output>, bool)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    let ptr = raw::allocate(future, id, INLINE_START, s);
+    trace::inline_poll_start(id);
+    // SAFETY: `allocate` just made `ptr` a `Cell<F, S>` with INLINE_START: we hold RUNNING and
+    // its only two references (owner and handle).
+    let first = unsafe { raw::poll_first::<F, S>(ptr) };
+    trace::inline_poll_end(id);
+    match first {
+        FirstPoll::Ready(output) => {
+            trace::complete(id);
+            (JoinHandle::finished(id, output), true)
+        }
+        FirstPoll::Stored => {
+            settle_first(s, ptr, true);
+            // SAFETY: we hold the handle's reference; the output type is F::Output.
+            (unsafe { JoinHandle::from_raw(ptr) }, true)
+        }
+        FirstPoll::Pending => {
+            settle_first(s, ptr, false);
+            // SAFETY: as above.
+            (unsafe { JoinHandle::from_raw(ptr) }, false)
+        }
+    }
+}
+
+/// After an eager first poll that left the task in its cell: completes it (`finished`) or
+/// registers it. The caller holds the owner and handle references.
+#[inline(always)]
+fn settle_first<S: Schedule>(s: &S, ptr: NonNull<Header>, finished: bool) {
     if finished {
         // SAFETY: we hold the owner and handle references.
         let header = unsafe { ptr.as_ref() };
         if header.state.try_complete_unshared(header.state.load()) {
             // Nobody else ever saw the task: the owner reference was folded into the store.
-            trace::complete(id);
+            trace::complete(header.id);
         } else {
             complete::<S>(ptr);
         }
     } else {
         suspend_inline(s, ptr);
     }
-    (ptr, finished)
 }
 
 /// After an eager first poll returned `Pending`: registers the task and releases `RUNNING`.

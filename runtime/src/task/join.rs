@@ -1,8 +1,18 @@
 //! `JoinHandle`: the owned permission to await a task's output.
+//!
+//! A handle either refers to its task's cell (counting one reference), or, when the task
+//! finished in its eager first poll with nothing else referring to it, holds the task's id and
+//! output itself (the cell is already freed: `raw::poll_first`). Only outputs of at most one
+//! word (and an alignment of at most a word) are held so: the handle is two words for any
+//! output type, returned in registers; larger outputs stay in the cell.
+//!
+//! Invariant: `raw` is a cell address (aligned, so its two low bits are clear) or a finished
+//! task's id tagged in its low bits (`HELD`: the output is in `output`; `TAKEN`: moved out).
 
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::mem::{align_of, needs_drop, size_of, MaybeUninit};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
@@ -28,14 +38,33 @@ use crate::scheduler::eager;
 /// assert_eq!(answer, 42);
 /// ```
 pub struct JoinHandle<T> {
+    /// The task's cell, or a finished task's id, `id << 2 | HELD` or `id << 2 | TAKEN`.
     raw: NonNull<Header>,
+    /// A `T` while `raw` is tagged [`HELD`] (only if `T` fits, see `can_hold`).
+    output: MaybeUninit<usize>,
     _output: PhantomData<T>,
+}
+
+/// The tag bits of `JoinHandle::raw` (clear in a cell address: a `Header` is word-aligned).
+const TAG: usize = 0b11;
+/// Tag of a handle that holds its finished task's output.
+const HELD: usize = 0b01;
+/// Tag of a handle whose held output was moved out.
+const TAKEN: usize = 0b11;
+const _: () = assert!(align_of::<Header>() > TAG);
+
+/// `raw` for a tagged word (never dereferenced: the tag marks it as no cell address).
+#[inline(always)]
+fn tagged_word(word: usize) -> NonNull<Header> {
+    // The word holds a non-zero id shifted left by two, or'ed with a tag: it is not zero.
+    NonNull::new(word as *mut Header).expect("brisk: a tagged JoinHandle word is not zero")
 }
 
 // SAFETY: the handle only moves `T` out of the task (T: Send is required by spawn) and touches
 // the shared header through atomics.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
-// SAFETY: `&JoinHandle` only reads the id and the state word, and `abort` is thread-safe.
+// SAFETY: `&JoinHandle` only reads the id and the state word, and `abort` is thread-safe; an
+// output held by the handle is only reached through `&mut` (poll, drop).
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> Unpin for JoinHandle<T> {}
@@ -46,8 +75,65 @@ impl<T> JoinHandle<T> {
     pub(crate) unsafe fn from_raw(raw: NonNull<Header>) -> JoinHandle<T> {
         JoinHandle {
             raw,
+            output: MaybeUninit::uninit(),
             _output: PhantomData,
         }
+    }
+
+    /// True if the handle can hold task `id`'s output itself: a `T` of at most one word,
+    /// word-aligned, and an id that fits the tagged word.
+    #[inline(always)]
+    pub(crate) fn can_hold(id: Id) -> bool {
+        size_of::<T>() <= size_of::<usize>()
+            && align_of::<T>() <= align_of::<usize>()
+            && id.0.get() <= (usize::MAX >> 2) as u64
+    }
+
+    /// The handle of task `id`, finished in its eager first poll with `output` (its cell
+    /// freed).
+    ///
+    /// # Panics
+    /// If the handle cannot hold it (`can_hold`): `raw::poll_first` never frees such a cell.
+    #[inline(always)]
+    pub(crate) fn finished(id: Id, output: T) -> JoinHandle<T> {
+        assert!(
+            Self::can_hold(id),
+            "brisk: a JoinHandle cannot hold this output"
+        );
+        let tagged = (id.0.get() as usize) << 2 | HELD;
+        let mut handle = JoinHandle {
+            raw: tagged_word(tagged),
+            output: MaybeUninit::uninit(),
+            _output: PhantomData,
+        };
+        // SAFETY: `T` fits the word in size and alignment (checked above).
+        unsafe { handle.output.as_mut_ptr().cast::<T>().write(output) };
+        handle
+    }
+
+    /// The id of a task that finished in its eager first poll (the handle holds or held its
+    /// output), or `None` if the handle refers to a cell.
+    #[inline(always)]
+    fn finished_id(&self) -> Option<Id> {
+        let word = self.raw.as_ptr() as usize;
+        if word & TAG == 0 {
+            return None;
+        }
+        // The word was made by `finished` from a non-zero id.
+        Some(Id(std::num::NonZeroU64::new((word >> 2) as u64).unwrap()))
+    }
+
+    /// Moves the held output out, if it is still there.
+    #[inline(always)]
+    fn take_output(&mut self) -> Option<T> {
+        let word = self.raw.as_ptr() as usize;
+        if word & TAG != HELD {
+            return None;
+        }
+        self.raw = tagged_word(word | TAKEN);
+        // SAFETY: the tag was `HELD`: a `T` was written by `finished` and not yet moved out; it
+        // is `TAKEN` now, so it is read once.
+        Some(unsafe { self.output.as_ptr().cast::<T>().read() })
     }
 
     /// The task (loom models drive await-inlining's claim with it).
@@ -67,23 +153,35 @@ impl<T> JoinHandle<T> {
     /// [`is_cancelled`](JoinError::is_cancelled). Aborting a finished task does nothing: the
     /// handle still yields its output.
     pub fn abort(&self) {
-        abort_task(self.raw);
+        if self.finished_id().is_none() {
+            abort_task(self.raw);
+        }
     }
 
     /// True once the task has finished (completed, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
-        self.header().state.load().has(COMPLETE)
+        self.finished_id().is_some() || self.header().state.load().has(COMPLETE)
     }
 
     /// The task's id.
     pub fn id(&self) -> Id {
-        self.header().id
+        match self.finished_id() {
+            Some(id) => id,
+            None => self.header().id,
+        }
     }
 
     /// An [`AbortHandle`] for this task.
     pub fn abort_handle(&self) -> AbortHandle {
+        if let Some(id) = self.finished_id() {
+            return AbortHandle {
+                target: Target::Finished(id),
+            };
+        }
         self.header().state.ref_inc();
-        AbortHandle { raw: self.raw }
+        AbortHandle {
+            target: Target::Task(self.raw),
+        }
     }
 
     fn read_output(&mut self) -> Poll<Result<T, JoinError>> {
@@ -132,6 +230,12 @@ impl<T> Future for JoinHandle<T> {
         if crate::coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
+        if this.finished_id().is_some() {
+            return match this.take_output() {
+                Some(output) => Poll::Ready(Ok(output)),
+                None => panic!("brisk: JoinHandle polled after it returned Ready"),
+            };
+        }
         let mut state = this.header().state.load();
         if state.has(NOTIFIED) && !state.has(RUNNING | COMPLETE) && eager::inline_await(this.raw) {
             state = this.header().state.load();
@@ -148,6 +252,16 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
+        if let Some(id) = self.finished_id() {
+            if let Some(output) = self.take_output() {
+                if needs_drop::<T>() {
+                    // Like an output left in a cell: a panic from its destructor is discarded.
+                    let _task = super::enter_task(id);
+                    let _ = super::catch_user_panic(move || drop(output));
+                }
+            }
+            return;
+        }
         let header = self.header();
         let state = header.state.load();
         if state.has(COMPLETE) && state.refs() == 1 {
@@ -188,7 +302,15 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 /// A handle that can abort a task without awaiting it (see [`JoinHandle::abort_handle`]).
 pub struct AbortHandle {
-    raw: NonNull<Header>,
+    target: Target,
+}
+
+/// The task of an [`AbortHandle`].
+enum Target {
+    /// A task's cell (the handle counts a reference).
+    Task(NonNull<Header>),
+    /// A task that finished in its eager first poll (its cell is freed).
+    Finished(Id),
 }
 
 // SAFETY: only the atomic state and the immutable id are touched.
@@ -199,28 +321,39 @@ unsafe impl Sync for AbortHandle {}
 impl AbortHandle {
     /// Cancels the task, like [`JoinHandle::abort`].
     pub fn abort(&self) {
-        abort_task(self.raw);
+        if let Target::Task(raw) = self.target {
+            abort_task(raw);
+        }
     }
 
     /// True once the task has finished.
     pub fn is_finished(&self) -> bool {
-        // SAFETY: the handle holds a reference.
-        unsafe { self.raw.as_ref() }.state.load().has(COMPLETE)
+        match self.target {
+            // SAFETY: the handle holds a reference.
+            Target::Task(raw) => unsafe { raw.as_ref() }.state.load().has(COMPLETE),
+            Target::Finished(_) => true,
+        }
     }
 
     /// The task's id.
     pub fn id(&self) -> Id {
-        // SAFETY: the handle holds a reference.
-        unsafe { self.raw.as_ref() }.id
+        match self.target {
+            // SAFETY: the handle holds a reference.
+            Target::Task(raw) => unsafe { raw.as_ref() }.id,
+            Target::Finished(id) => id,
+        }
     }
 }
 
 impl Drop for AbortHandle {
     fn drop(&mut self) {
+        let Target::Task(raw) = self.target else {
+            return;
+        };
         // SAFETY: the handle holds a reference.
-        if unsafe { self.raw.as_ref() }.state.ref_dec() {
+        if unsafe { raw.as_ref() }.state.ref_dec() {
             // SAFETY: that was the last reference.
-            unsafe { raw::dealloc(self.raw) };
+            unsafe { raw::dealloc(raw) };
         }
     }
 }

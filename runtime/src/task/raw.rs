@@ -29,8 +29,9 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::alloc;
 use super::error::JoinError;
+use super::join::JoinHandle;
 use super::schedule::Schedule;
-use super::state::{OnWake, State};
+use super::state::{OnWake, State, INLINE_START};
 use super::{catch_user_panic, enter_task, Id};
 use crate::loom::cell::UnsafeCell;
 
@@ -104,7 +105,7 @@ where
     F::Output: 'static,
     S: Schedule,
 {
-    let layout = Layout::new::<Cell<F, S>>();
+    let layout = cell_layout::<F, S>();
     let ptr = alloc::allocate(layout).cast::<Cell<F, S>>();
     let cell = Cell {
         core: Core {
@@ -128,6 +129,30 @@ where
     // SAFETY: written just above.
     let _ = unsafe { ptr.as_ref() }.core.header.state.load();
     ptr.cast()
+}
+
+/// What an eager first poll left (see [`poll_first`]).
+pub(crate) enum FirstPoll<T> {
+    /// The task suspended; the caller registers it.
+    Pending,
+    /// The task finished and its cell is freed: here is the output, for the `JoinHandle`.
+    Ready(T),
+    /// The task finished; its output (or error) is stored in the cell, the caller completes it.
+    Stored,
+}
+
+/// The eager first poll of a fresh cell (state `INLINE_START`), for a caller that knows its
+/// types: a direct call, not through the vtable.
+///
+/// # Safety
+/// The caller holds the only references to `ptr`, a `Cell<F, S>` just allocated with
+/// `INLINE_START`, and gives them up on `Ready` (the cell is freed).
+#[inline(always)]
+pub(crate) unsafe fn poll_first<F: Future, S: Schedule>(
+    ptr: NonNull<Header>,
+) -> FirstPoll<F::Output> {
+    // SAFETY: forwarded from the caller.
+    unsafe { Cell::<F, S>::poll_first(ptr) }
 }
 
 /// The scheduler slot of a task whose scheduler type is `S`.
@@ -238,16 +263,18 @@ impl<F: Future, S: Schedule> Cell<F, S> {
         }
     }
 
+    /// Polls the future once, with the task's id current; a panic is caught (the future is
+    /// then dropped and the stage is `Consumed`).
+    ///
     /// # Safety
     /// The caller holds `RUNNING` on a live `Cell<F, S>` whose stage is `Running`.
-    unsafe fn poll(ptr: NonNull<Header>) -> bool {
-        // SAFETY: `ptr` is live; the header outlives this call.
-        let id = unsafe { ptr.as_ref() }.id;
+    #[inline(always)]
+    unsafe fn poll_once(ptr: NonNull<Header>, id: Id) -> std::thread::Result<Poll<F::Output>> {
         let waker = waker_ref(ptr);
         let mut cx = Context::from_waker(&waker);
         let _task = enter_task(id);
         // SAFETY: the caller holds RUNNING, which gives exclusive access to the stage.
-        let polled = unsafe { Self::stage(ptr) }.with_mut(|stage| {
+        unsafe { Self::stage(ptr) }.with_mut(|stage| {
             catch_user_panic(|| {
                 let guard = DropFutureOnUnwind(stage);
                 // SAFETY: the stage is ours (RUNNING) and `Running` (caller's contract).
@@ -259,7 +286,69 @@ impl<F: Future, S: Schedule> Cell<F, S> {
                 std::mem::forget(guard);
                 out
             })
-        });
+        })
+    }
+
+    /// The eager first poll of a cell allocated with `INLINE_START` that nobody else has seen.
+    /// When the future is ready, its output fits a `JoinHandle` ([`JoinHandle::can_hold`]), no
+    /// waker was kept and dropping the future does not panic, the cell is freed here and the
+    /// output returned: the handle will hold it. Otherwise as `poll` (the output, or the
+    /// panic, stored in the cell).
+    ///
+    /// # Safety
+    /// As for `poll`, and the caller holds the cell's only references (owner and handle,
+    /// `INLINE_START`) and gives them up if this returns `Ready`.
+    #[inline(always)]
+    unsafe fn poll_first(ptr: NonNull<Header>) -> FirstPoll<F::Output> {
+        // SAFETY: `ptr` is live; the header outlives this call.
+        let id = unsafe { ptr.as_ref() }.id;
+        // SAFETY: forwarded from the caller.
+        let output = match unsafe { Self::poll_once(ptr, id) } {
+            Ok(Poll::Pending) => return FirstPoll::Pending,
+            Ok(Poll::Ready(output)) => output,
+            Err(panic) => {
+                // SAFETY: we hold RUNNING.
+                unsafe { Self::set_stage(ptr, id, Some(Err(JoinError::panic(id, panic)))) };
+                return FirstPoll::Stored;
+            }
+        };
+        // SAFETY: `ptr` is live.
+        let header = unsafe { ptr.as_ref() };
+        // The Acquire load orders any access of a waker clone made and dropped during the poll
+        // before the free below; a clone still alive, or a wake, shows in the word.
+        if JoinHandle::<F::Output>::can_hold(id) && header.state.load().0 == INLINE_START {
+            // SAFETY: we hold RUNNING; the stage is `Running` (the future returned Ready).
+            let dropped = unsafe { Self::stage(ptr) }
+                .with_mut(|stage| unsafe { drop_stage_in_place(id, stage) });
+            if dropped.is_ok() {
+                // SAFETY: nobody else holds a reference (the word is `INLINE_START`, whose
+                // two references are the caller's); the stage was just dropped and the
+                // header owns nothing (no join waker before a handle exists, no scheduler
+                // before a suspension): nothing is left to drop.
+                unsafe { alloc::deallocate(ptr.cast(), cell_layout::<F, S>()) };
+                return FirstPoll::Ready(output);
+            }
+            // The future's destructor panicked: the stage is dropped; store the error (and
+            // drop the output) like `set_stage` does.
+            // SAFETY: the dropped stage is overwritten without being read.
+            unsafe { Self::stage(ptr) }.with_mut(|stage| unsafe {
+                std::ptr::write(stage, Stage::Finished(Err(dropped.unwrap_err())))
+            });
+            let _ = drop_caught(id, output);
+            return FirstPoll::Stored;
+        }
+        // SAFETY: we hold RUNNING.
+        unsafe { Self::set_stage(ptr, id, Some(Ok(output))) };
+        FirstPoll::Stored
+    }
+
+    /// # Safety
+    /// The caller holds `RUNNING` on a live `Cell<F, S>` whose stage is `Running`.
+    unsafe fn poll(ptr: NonNull<Header>) -> bool {
+        // SAFETY: `ptr` is live; the header outlives this call.
+        let id = unsafe { ptr.as_ref() }.id;
+        // SAFETY: forwarded from the caller.
+        let polled = unsafe { Self::poll_once(ptr, id) };
         match polled {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(output)) => {
@@ -357,7 +446,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
             let _ = catch_user_panic(|| unsafe { std::ptr::drop_in_place(cell.as_ptr()) });
         }
         // SAFETY: allocated in `allocate` with this layout; never used again.
-        unsafe { alloc::deallocate(cell.cast(), Layout::new::<Cell<F, S>>()) };
+        unsafe { alloc::deallocate(cell.cast(), cell_layout::<F, S>()) };
     }
 }
 
@@ -518,4 +607,10 @@ unsafe fn waker_drop(data: *const ()) {
         // SAFETY: that was the last reference.
         unsafe { dealloc(ptr_of(data)) }
     }
+}
+
+/// The layout a `Cell<F, S>` is allocated and freed with.
+#[inline(always)]
+fn cell_layout<F: Future, S>() -> Layout {
+    Layout::new::<Cell<F, S>>()
 }
