@@ -13,7 +13,10 @@
 //!   the scheduler slot only after a transition to `NOTIFIED` that observed that idle state.
 //! - Nothing reads a task's memory after the reference that kept it alive was handed to a queue
 //!   or dropped: a waker that schedules keeps its own reference until `schedule` returns.
-//! - The cell is freed exactly once, by whoever drops the reference count to zero.
+//! - The cell is freed exactly once, by whoever drops the reference count to zero; or, for a
+//!   task that finished in its eager first poll while its state word was still
+//!   `INLINE_START` (no waker kept, no other reference), by `poll_first` at once, which hands
+//!   the output to the `JoinHandle` (`join.rs`).
 //! - The `Waker` of a task is its header pointer with [`WAKER_VTABLE`]: cloning adds a
 //!   reference, no allocation.
 //! - User code (a future's poll or drop, an output's drop) runs with the task's id current
