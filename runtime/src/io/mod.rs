@@ -128,6 +128,9 @@ pub use futures_lite::io::{
     ReadHalf, Repeat, Sink, WriteHalf,
 };
 pub use mio::Interest;
-pub(crate) use reactor::{Handle, Reactor, Registration};
+pub(crate) use reactor::{Handle, Reactor};
+// Named outside `io` only by the timerfd of `scheduler/driver.rs`.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(crate) use reactor::Registration;
 pub use registered::Registered;
 pub use registration::{Direction, Ready, ReadyEvent};
