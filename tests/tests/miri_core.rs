@@ -304,6 +304,28 @@ fn a_handle_holding_its_finished_tasks_output_acts_like_any_handle() {
     );
 }
 
+/// A task that clones its waker during its eager first poll and finishes: the clone keeps the
+/// cell alive (the output stays in it), and waking and dropping the clone after the handle
+/// returned the output touch live memory. Miri sees every free (no cell cache under Miri): a
+/// first poll that freed the cell while a clone was alive is reported here.
+#[test]
+fn a_waker_cloned_in_a_ready_first_poll_keeps_the_cell() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let s2 = slot.clone();
+        let h = brisk::spawn(std::future::poll_fn(move |cx| {
+            *s2.lock().unwrap() = Some(cx.waker().clone());
+            std::task::Poll::Ready(5u64)
+        }));
+        assert!(h.is_finished());
+        assert_eq!(h.await.unwrap(), 5);
+        let waker = slot.lock().unwrap().take().expect("the task kept a waker");
+        waker.wake_by_ref();
+        drop(waker);
+    });
+}
+
 #[test]
 fn a_panicking_future_destructor_on_abort_is_contained() {
     let rt = rt(1);
