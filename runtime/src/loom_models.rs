@@ -190,14 +190,14 @@ where
     unsafe { JoinHandle::from_raw(ptr) }
 }
 
+/// An eager spawn as the multi-thread runtime makes it (`harness::spawn_inline_handle`: a task
+/// that finishes at once unshared gives its output to the handle and its cell is freed).
 fn spawn_inline<F>(s: &Sched, future: F) -> (JoinHandle<F::Output>, bool)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (ptr, finished) = harness::spawn_inline(s, Id::next(), future);
-    // SAFETY: `spawn_inline` returns the handle's reference; the output type is F::Output.
-    (unsafe { JoinHandle::from_raw(ptr) }, finished)
+    harness::spawn_inline_handle(s, Id::next(), future)
 }
 
 // ---- futures and wakers of the models ----
@@ -545,6 +545,41 @@ fn loom_eager_completion_races_waker() {
         assert!(finished);
         assert_eq!(join_now(handle).unwrap(), OUTPUT);
         waking.join().unwrap();
+    });
+}
+
+/// A task finishes in its eager first poll after cloning its waker, which another thread
+/// drops without waking: if the drop comes first, the state word is back to `INLINE_START`
+/// and `poll_first` frees the cell and hands the output to the handle; if it comes later, the
+/// clone's reference keeps the cell and the output is stored in it. Either way the output is
+/// read once and the cell is freed once, after the drop.
+#[test]
+fn loom_eager_ready_output_races_waker_drop() {
+    struct CloneAndFinish(Arc<Mutex<Option<Waker>>>);
+    impl Future for CloneAndFinish {
+        type Output = u32;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+            *self.0.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Ready(OUTPUT)
+        }
+    }
+    model(|| {
+        let s = Sched::new();
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let dropping = {
+            let slot = slot.clone();
+            thread::spawn(move || loop {
+                if let Some(w) = slot.lock().unwrap().take() {
+                    drop(w);
+                    return;
+                }
+                thread::yield_now();
+            })
+        };
+        let (handle, finished) = spawn_inline(&s, CloneAndFinish(slot));
+        assert!(finished);
+        assert_eq!(join_now(handle).unwrap(), OUTPUT);
+        dropping.join().unwrap();
     });
 }
 
