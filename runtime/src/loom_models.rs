@@ -190,14 +190,14 @@ where
     unsafe { JoinHandle::from_raw(ptr) }
 }
 
-/// An eager spawn as the multi-thread runtime makes it (`harness::spawn_inline_handle`: a task
+/// An eager spawn as the runtimes make it (`harness::spawn_inline`: a task
 /// that finishes at once unshared gives its output to the handle and its cell is freed).
 fn spawn_inline<F>(s: &Sched, future: F) -> (JoinHandle<F::Output>, bool)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    harness::spawn_inline_handle(s, Id::next(), future)
+    harness::spawn_inline(s, Id::next(), future)
 }
 
 // ---- futures and wakers of the models ----

@@ -191,7 +191,7 @@ where
         } else if let Some(slot) = ctx.take_inline_slot(decision == Decision::Timed) {
             trace::spawn(id, true, site);
             let outer = watch_inline(ctx, site);
-            let (handle, finished) = harness::spawn_inline_handle(shared, id, future);
+            let (handle, finished) = harness::spawn_inline(shared, id, future);
             let reading = ctx.finish_inline(slot);
             unwatch_inline(ctx, outer);
             if let (Some(e), Some(own)) = (entry, reading) {

@@ -60,32 +60,15 @@ pub(crate) fn poll_and_settle<S: Schedule>(s: &S, holder: TaskRef) {
     }
 }
 
-/// The eager first poll: allocates a task for `future`, polls it on this thread, and either
-/// completes it (never shared: no read-modify-write when no waker was cloned) or registers it
-/// as a suspended task of `s`. Returns the task with the `JoinHandle`'s reference; `true` if it
-/// completed. Inlined so that the future is moved once, into its cell (not once per call).
+/// The eager first poll: allocates a task for `future` and polls it on this thread. A task that
+/// finishes at once with nothing else referring to it is freed right away and its output
+/// handed to the `JoinHandle` itself (`raw::poll_first`), so a gather of ready children keeps
+/// one cell hot instead of a thousand; any other finished task is completed in its cell (never
+/// shared: no read-modify-write when no waker was cloned), and a suspended one registered as a
+/// suspended task of `s`. Returns the handle and true if the task finished. Inlined so that the
+/// future is moved once, into its cell (not once per call).
 #[inline(always)]
-pub(crate) fn spawn_inline<F, S>(s: &S, id: Id, future: F) -> (NonNull<Header>, bool)
-where
-    F: Future + 'static,
-    F::Output: 'static,
-    S: Schedule,
-{
-    let ptr = raw::allocate(future, id, INLINE_START, s);
-    trace::inline_poll_start(id);
-    // SAFETY: INLINE_START gives us RUNNING; we hold the owner reference.
-    let finished = unsafe { raw::poll_future(ptr) };
-    trace::inline_poll_end(id);
-    settle_first(s, ptr, finished);
-    (ptr, finished)
-}
-
-/// The eager first poll for a spawn: like [`spawn_inline`], but a task that finishes at once
-/// with nothing else referring to it is freed right away and its output handed to the
-/// `JoinHandle` itself (`raw::poll_first`), so a gather of ready children keeps one cell hot
-/// instead of a thousand. Returns the handle and true if the task finished.
-#[inline(always)]
-pub(crate) fn spawn_inline_handle<F, S>(s: &S, id: Id, future: F) -> (JoinHandle<F::Output>, bool)
+pub(crate) fn spawn_inline<F, S>(s: &S, id: Id, future: F) -> (JoinHandle<F::Output>, bool)
 where
     F: Future + 'static,
     F::Output: 'static,

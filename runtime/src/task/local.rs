@@ -476,9 +476,7 @@ where
     }
     let _depth = Depth(&inner.depth);
     let future = live(&inner, future);
-    let (ptr, _finished) = harness::spawn_inline(&inner.scheduler, Id::next(), future);
-    // SAFETY: `spawn_inline` returns the handle's reference; the output type is F::Output.
-    unsafe { JoinHandle::from_raw(ptr) }
+    harness::spawn_inline(&inner.scheduler, Id::next(), future).0
 }
 
 /// Wraps `future` so that the set counts it as live until it is dropped.
