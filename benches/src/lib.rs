@@ -48,9 +48,22 @@ pub fn calibrate(
     sizes: &Sizes,
     target: Duration,
 ) -> Result<u64, MeasureError> {
+    calibrate_with(target, |iters| measure(rt, scenario, sizes, iters))
+}
+
+/// Picks an iteration count for which one sample `run(iters)` takes about `target` of wall
+/// time, running a few growing samples: [`calibrate`] for any way of running a scenario (the
+/// current-thread runtimes of `--bin current_thread`, say).
+///
+/// # Errors
+/// The first error of `run`.
+pub fn calibrate_with(
+    target: Duration,
+    mut run: impl FnMut(u64) -> Result<Sample, MeasureError>,
+) -> Result<u64, MeasureError> {
     let mut iters = 1u64;
     loop {
-        let sample = measure(rt, scenario, sizes, iters)?;
+        let sample = run(iters)?;
         // Sized by wall time: a scenario that times only part of each iteration
         // (`spawn_latency` times its `spawn` calls, not the children's work) must still take
         // about `target` to run.
@@ -118,4 +131,43 @@ pub fn machine_line() -> String {
         option_env!("BRISK_BENCH_ASYNC_EXECUTOR").unwrap_or("?"),
         option_env!("BRISK_BENCH_ASYNC_IO").unwrap_or("?"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sample of `iters` iterations that each take `wall` but time only `timed`.
+    fn fake(iters: u64, timed: Duration, wall: Duration) -> Result<Sample, MeasureError> {
+        Ok(Sample {
+            elapsed: timed * iters as u32,
+            wall: wall * iters as u32,
+            iters,
+            ops: iters,
+        })
+    }
+
+    /// Regression: `--bin current_thread` sized its samples by the timed part only, so
+    /// `spawn_latency` (which times its `spawn` calls, ~100 ns, not the children's ~1 ms of
+    /// work) ran for many minutes.
+    #[test]
+    fn calibration_sizes_samples_by_wall_time() {
+        let target = Duration::from_millis(150);
+        let iters = calibrate_with(target, |i| {
+            fake(i, Duration::from_nanos(100), Duration::from_millis(1))
+        })
+        .unwrap();
+        assert!(
+            (100..=200).contains(&iters),
+            "{iters} iterations of 1 ms for 150 ms"
+        );
+        let iters = calibrate_with(target, |i| {
+            fake(i, Duration::from_micros(10), Duration::from_micros(10))
+        })
+        .unwrap();
+        assert!(
+            (10_000..=20_000).contains(&iters),
+            "{iters} iterations of 10 µs for 150 ms"
+        );
+    }
 }

@@ -17,6 +17,7 @@ use std::io;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use brisk_benches::calibrate_with;
 use brisk_benches::rt::{Brisk, Host, Tokio};
 use brisk_benches::scenarios::{measure_on, Scenario, Sizes};
 
@@ -104,16 +105,8 @@ fn time<H: Host>(
     sample: Duration,
     reps: usize,
 ) -> Result<f64, String> {
-    let mut iters = 1u64;
-    loop {
-        let s = measure_on(host, scenario, sizes, iters).map_err(|e| e.to_string())?;
-        if s.elapsed >= sample / 4 || iters >= 1 << 20 {
-            let per_iter = s.elapsed.as_secs_f64() / iters as f64;
-            iters = ((sample.as_secs_f64() / per_iter.max(1e-9)) as u64).clamp(1, 1 << 22);
-            break;
-        }
-        iters *= 4;
-    }
+    let iters = calibrate_with(sample, |iters| measure_on(host, scenario, sizes, iters))
+        .map_err(|e| e.to_string())?;
     let mut ns = Vec::with_capacity(reps);
     for _ in 0..reps {
         let s = measure_on(host, scenario, sizes, iters).map_err(|e| e.to_string())?;
