@@ -516,71 +516,55 @@ fn loom_abort_races_poll_and_wake() {
     });
 }
 
+/// A future that clones its waker into its slot and finishes at once.
+struct CloneAndFinish(Arc<Mutex<Option<Waker>>>);
+
+impl Future for CloneAndFinish {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+        *self.0.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Ready(OUTPUT)
+    }
+}
+
+/// A task finishes in its eager first poll after cloning its waker, while another thread takes
+/// the clone and hands it to `use_clone`: the output is read once and the cell freed once.
+#[track_caller]
+fn eager_completion_races_clone(use_clone: fn(Waker)) {
+    model(move || {
+        let s = Sched::new();
+        let slot = Arc::new(Mutex::new(None::<Waker>));
+        let other = {
+            let slot = slot.clone();
+            thread::spawn(move || loop {
+                if let Some(w) = slot.lock().unwrap().take() {
+                    use_clone(w);
+                    return;
+                }
+                thread::yield_now();
+            })
+        };
+        let (handle, finished) = spawn_inline(&s, CloneAndFinish(slot));
+        assert!(finished);
+        assert_eq!(join_now(handle).unwrap(), OUTPUT);
+        other.join().unwrap();
+    });
+}
+
 /// A task completes during its eager first poll while another thread wakes (by value) a waker
 /// it cloned: the unshared fast completion must not race the waker's reference.
 #[test]
 fn loom_eager_completion_races_waker() {
-    struct CloneAndFinish(Arc<Mutex<Option<Waker>>>);
-    impl Future for CloneAndFinish {
-        type Output = u32;
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
-            *self.0.lock().unwrap() = Some(cx.waker().clone());
-            Poll::Ready(OUTPUT)
-        }
-    }
-    model(|| {
-        let s = Sched::new();
-        let slot = Arc::new(Mutex::new(None::<Waker>));
-        let waking = {
-            let slot = slot.clone();
-            thread::spawn(move || loop {
-                if let Some(w) = slot.lock().unwrap().take() {
-                    w.wake();
-                    return;
-                }
-                thread::yield_now();
-            })
-        };
-        let (handle, finished) = spawn_inline(&s, CloneAndFinish(slot));
-        assert!(finished);
-        assert_eq!(join_now(handle).unwrap(), OUTPUT);
-        waking.join().unwrap();
-    });
+    eager_completion_races_clone(Waker::wake);
 }
 
-/// A task finishes in its eager first poll after cloning its waker, which another thread
-/// drops without waking: if the drop comes first, the state word is back to `INLINE_START`
-/// and `poll_first` frees the cell and hands the output to the handle; if it comes later, the
-/// clone's reference keeps the cell and the output is stored in it. Either way the output is
-/// read once and the cell is freed once, after the drop.
+/// As above, but the other thread drops the clone without waking: if the drop comes first, the
+/// state word is back to `INLINE_START` and `poll_first` frees the cell and hands the output to
+/// the handle; if it comes later, the clone's reference keeps the cell and the output is stored
+/// in it.
 #[test]
 fn loom_eager_ready_output_races_waker_drop() {
-    struct CloneAndFinish(Arc<Mutex<Option<Waker>>>);
-    impl Future for CloneAndFinish {
-        type Output = u32;
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
-            *self.0.lock().unwrap() = Some(cx.waker().clone());
-            Poll::Ready(OUTPUT)
-        }
-    }
-    model(|| {
-        let s = Sched::new();
-        let slot = Arc::new(Mutex::new(None::<Waker>));
-        let dropping = {
-            let slot = slot.clone();
-            thread::spawn(move || loop {
-                if let Some(w) = slot.lock().unwrap().take() {
-                    drop(w);
-                    return;
-                }
-                thread::yield_now();
-            })
-        };
-        let (handle, finished) = spawn_inline(&s, CloneAndFinish(slot));
-        assert!(finished);
-        assert_eq!(join_now(handle).unwrap(), OUTPUT);
-        dropping.join().unwrap();
-    });
+    eager_completion_races_clone(drop);
 }
 
 /// Await-inlining claims a queued task while a worker pops its entry: exactly one of them
