@@ -86,33 +86,29 @@ where
             (JoinHandle::finished(id, output), true)
         }
         FirstPoll::Stored => {
-            settle_first(s, ptr, true);
+            complete_first::<S>(ptr);
             // SAFETY: we hold the handle's reference; the output type is F::Output.
             (unsafe { JoinHandle::from_raw(ptr) }, true)
         }
         FirstPoll::Pending => {
-            settle_first(s, ptr, false);
+            suspend_inline(s, ptr);
             // SAFETY: as above.
             (unsafe { JoinHandle::from_raw(ptr) }, false)
         }
     }
 }
 
-/// After an eager first poll that left the task in its cell: completes it (`finished`) or
-/// registers it. The caller holds the owner and handle references.
+/// After an eager first poll that finished with its output (or panic) stored in the cell:
+/// completes the task. The caller holds the owner and handle references.
 #[inline(always)]
-fn settle_first<S: Schedule>(s: &S, ptr: NonNull<Header>, finished: bool) {
-    if finished {
-        // SAFETY: we hold the owner and handle references.
-        let header = unsafe { ptr.as_ref() };
-        if header.state.try_complete_unshared(header.state.load()) {
-            // Nobody else ever saw the task: the owner reference was folded into the store.
-            trace::complete(header.id);
-        } else {
-            complete::<S>(ptr);
-        }
+fn complete_first<S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: we hold the owner and handle references.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.try_complete_unshared(header.state.load()) {
+        // Nobody else ever saw the task: the owner reference was folded into the store.
+        trace::complete(header.id);
     } else {
-        suspend_inline(s, ptr);
+        complete::<S>(ptr);
     }
 }
 

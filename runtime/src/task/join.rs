@@ -84,21 +84,28 @@ impl<T> JoinHandle<T> {
     /// word-aligned, and an id that fits the tagged word.
     #[inline(always)]
     pub(crate) fn can_hold(id: Id) -> bool {
-        size_of::<T>() <= size_of::<usize>()
-            && align_of::<T>() <= align_of::<usize>()
-            && id.0.get() <= (usize::MAX >> 2) as u64
+        Self::fits() && id.0.get() <= (usize::MAX >> 2) as u64
+    }
+
+    /// True if a `T` fits the output word in size and alignment (a constant per `T`).
+    #[inline(always)]
+    const fn fits() -> bool {
+        size_of::<T>() <= size_of::<usize>() && align_of::<T>() <= align_of::<usize>()
     }
 
     /// The handle of task `id`, finished in its eager first poll with `output` (its cell
     /// freed).
     ///
     /// # Panics
-    /// If the handle cannot hold it (`can_hold`): `raw::poll_first` never frees such a cell.
+    /// If `T` does not fit the output word (`can_hold`, checked by `raw::poll_first` before it
+    /// frees a cell; the size check is a constant, the id one is only debug-asserted here: a
+    /// larger id would give a wrong id, never unsoundness).
     #[inline(always)]
     pub(crate) fn finished(id: Id, output: T) -> JoinHandle<T> {
-        assert!(
+        assert!(Self::fits(), "brisk: a JoinHandle cannot hold this output");
+        debug_assert!(
             Self::can_hold(id),
-            "brisk: a JoinHandle cannot hold this output"
+            "brisk: task id {id:?} does not fit a JoinHandle"
         );
         let tagged = (id.0.get() as usize) << 2 | HELD;
         let mut handle = JoinHandle {

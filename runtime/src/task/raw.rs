@@ -108,7 +108,7 @@ where
     F::Output: 'static,
     S: Schedule,
 {
-    let layout = cell_layout::<F, S>();
+    let layout = Layout::new::<Cell<F, S>>();
     let ptr = alloc::allocate(layout).cast::<Cell<F, S>>();
     let cell = Cell {
         core: Core {
@@ -328,7 +328,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
                 // two references are the caller's); the stage was just dropped and the
                 // header owns nothing (no join waker before a handle exists, no scheduler
                 // before a suspension): nothing is left to drop.
-                unsafe { alloc::deallocate(ptr.cast(), cell_layout::<F, S>()) };
+                unsafe { alloc::deallocate(ptr.cast(), Layout::new::<Self>()) };
                 return FirstPoll::Ready(output);
             }
             // The future's destructor panicked: the stage is dropped; store the error (and
@@ -449,7 +449,7 @@ impl<F: Future, S: Schedule> Cell<F, S> {
             let _ = catch_user_panic(|| unsafe { std::ptr::drop_in_place(cell.as_ptr()) });
         }
         // SAFETY: allocated in `allocate` with this layout; never used again.
-        unsafe { alloc::deallocate(cell.cast(), cell_layout::<F, S>()) };
+        unsafe { alloc::deallocate(cell.cast(), Layout::new::<Self>()) };
     }
 }
 
@@ -610,10 +610,4 @@ unsafe fn waker_drop(data: *const ()) {
         // SAFETY: that was the last reference.
         unsafe { dealloc(ptr_of(data)) }
     }
-}
-
-/// The layout a `Cell<F, S>` is allocated and freed with.
-#[inline(always)]
-fn cell_layout<F: Future, S>() -> Layout {
-    Layout::new::<Cell<F, S>>()
 }
