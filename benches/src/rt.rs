@@ -719,6 +719,8 @@ pub struct BriskCounters {
     pub await_inlined: u64,
     /// Tasks stolen from another worker.
     pub steals: u64,
+    /// Sleeping workers woken for new work (each a system call on the waking thread).
+    pub wakeups: u64,
 }
 
 impl BriskCounters {
@@ -732,6 +734,7 @@ impl BriskCounters {
             eager_deferred: m.eager_deferred() + m.adaptive_deferred(),
             await_inlined: m.await_inlined(),
             steals: m.steals(),
+            wakeups: m.wakeups(),
         }
     }
 
@@ -745,6 +748,7 @@ impl BriskCounters {
             eager_deferred: self.eager_deferred.wrapping_sub(earlier.eager_deferred),
             await_inlined: self.await_inlined.wrapping_sub(earlier.await_inlined),
             steals: self.steals.wrapping_sub(earlier.steals),
+            wakeups: self.wakeups.wrapping_sub(earlier.wakeups),
         }
     }
 
@@ -758,6 +762,7 @@ impl BriskCounters {
             eager_deferred: self.eager_deferred + other.eager_deferred,
             await_inlined: self.await_inlined + other.await_inlined,
             steals: self.steals + other.steals,
+            wakeups: self.wakeups + other.wakeups,
         }
     }
 }

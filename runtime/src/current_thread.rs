@@ -317,6 +317,7 @@ fn park(ctx: &Context, searching: &Cell<bool>) {
         shared.notify_parked();
     }
     trace::park();
+    ctx.count(|m| &m.parks);
     shared.config.hooks.thread_park();
     shared.parkers[0].park(shared);
     shared.config.hooks.thread_unpark();

@@ -2,7 +2,8 @@
 //!
 //! Invariants: each worker's counters are written only by that worker (a relaxed load and
 //! store, no read-modify-write) and sit on their own cache line; threads inside `block_on` and
-//! threads outside the runtime share one extra set updated with `fetch_add`. A
+//! threads outside the runtime share one extra set updated with `fetch_add`, where any thread
+//! also counts the wake-ups it sends (a slow path: a system call follows). A
 //! [`RuntimeMetrics`] reads the live sums at each call.
 
 use std::fmt;
@@ -31,6 +32,11 @@ pub(crate) struct WorkerMetrics {
     pub(crate) await_inlined: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) injector_pops: AtomicU64,
+    /// Times this worker went to park (`RuntimeMetrics::parks`).
+    pub(crate) parks: AtomicU64,
+    /// Sleeping workers woken for new work (`RuntimeMetrics::wakeups`): counted in the
+    /// external set by whichever thread sent the wake-up.
+    pub(crate) wakeups: AtomicU64,
 }
 
 /// All counters of a runtime.
@@ -193,6 +199,19 @@ impl RuntimeMetrics {
     pub fn injector_pops(&self) -> u64 {
         self.shared.metrics.sum(|m| &m.injector_pops)
     }
+
+    /// Times a worker ran out of work and went to sleep (it returns at once if it was notified
+    /// meanwhile; the wait before parking, and parks ended by I/O or a timer, count too).
+    pub fn parks(&self) -> u64 {
+        self.shared.metrics.sum(|m| &m.parks)
+    }
+
+    /// Times new work (a spawn, a wake-up, a remote push) woke a sleeping worker. Each costs
+    /// the thread that queued the work a system call, and the woken worker a trip through the
+    /// OS scheduler; workers woken by I/O or a timer are not counted.
+    pub fn wakeups(&self) -> u64 {
+        self.shared.metrics.sum(|m| &m.wakeups)
+    }
 }
 
 impl fmt::Debug for RuntimeMetrics {
@@ -213,6 +232,8 @@ impl fmt::Debug for RuntimeMetrics {
             .field("await_inlined", &self.await_inlined())
             .field("steals", &self.steals())
             .field("injector_pops", &self.injector_pops())
+            .field("parks", &self.parks())
+            .field("wakeups", &self.wakeups())
             .finish()
     }
 }

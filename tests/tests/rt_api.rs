@@ -225,6 +225,47 @@ fn park_and_unpark_hooks_run_around_a_workers_sleep() {
 }
 
 #[test]
+fn metrics_count_parks_and_the_wake_ups_new_work_sends() {
+    with_watchdog(LIMIT, "park and wake-up metrics", || {
+        let (parked_tx, parked_rx) = mpsc::sync_channel(1024);
+        let rt = Builder::new()
+            .worker_threads(1)
+            .on_thread_park(move || {
+                let _ = parked_tx.try_send(());
+            })
+            .build()
+            .unwrap();
+        let m = rt.metrics();
+        parked_rx.recv().unwrap();
+        assert!(m.parks() >= 1, "the idle worker's park is counted");
+        // A spawn from outside wakes the sleeping worker. The park hook runs just before the
+        // worker falls asleep; a spawn in between finds it awake (no wake-up needed), so retry
+        // after giving it time to sleep.
+        let mut woken = false;
+        for _ in 0..200 {
+            while parked_rx.try_recv().is_ok() {}
+            std::thread::sleep(Duration::from_millis(10));
+            let (before, parks) = (m.wakeups(), m.parks());
+            let (tx, rx) = mpsc::channel();
+            drop(rt.spawn(async move { tx.send(()).unwrap() }));
+            rx.recv().unwrap();
+            parked_rx.recv().unwrap();
+            assert!(m.parks() > parks, "the worker parks again after the task");
+            if m.wakeups() > before {
+                assert_eq!(m.wakeups(), before + 1, "one task, one wake-up");
+                woken = true;
+                break;
+            }
+        }
+        assert!(
+            woken,
+            "a spawn that woke the sleeping worker was never counted"
+        );
+        assert!(m.wakeups() <= m.parks());
+    });
+}
+
+#[test]
 fn panicking_hooks_do_not_kill_workers_or_the_runtime() {
     with_watchdog(LIMIT, "panicking hooks", || {
         let parks = Arc::new(AtomicUsize::new(0));

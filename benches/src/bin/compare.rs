@@ -645,19 +645,19 @@ fn counters_report(rows: &[Row]) -> String {
                 "brisk-eager's spawns, over the measured samples (`RuntimeMetrics`): share \
                  finished inline, suspended in their inline poll, deferred to the queue (budget \
                  or depth spent), and queued tasks run inline by an await; queue polls and \
-                 steals per spawn:\n\n",
+                 steals per spawn; sleeping workers woken for new work, per op:\n\n",
             );
             t.push_str(
                 "| scenario | spawns/op | inline ready | inline suspended | deferred | \
-                 await-inlined | queue polls/spawn | steals/spawn |\n",
+                 await-inlined | queue polls/spawn | steals/spawn | wake-ups/op |\n",
             );
-            t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+            t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             any = true;
         }
         let pct = |x: u64| format!("{:.1}%", 100.0 * x as f64 / c.spawned as f64);
         let _ = writeln!(
             t,
-            "| {} | {:.2} | {} | {} | {} | {} | {:.2} | {:.3} |",
+            "| {} | {:.2} | {} | {} | {} | {} | {:.2} | {:.3} | {:.4} |",
             row.scenario,
             c.spawned as f64 / cell.ops.max(1) as f64,
             pct(c.eager_completed),
@@ -666,6 +666,7 @@ fn counters_report(rows: &[Row]) -> String {
             pct(c.await_inlined),
             c.polls as f64 / c.spawned as f64,
             c.steals as f64 / c.spawned as f64,
+            c.wakeups as f64 / cell.ops.max(1) as f64,
         );
     }
     t

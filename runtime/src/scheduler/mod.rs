@@ -151,7 +151,9 @@ impl Shared {
     pub(crate) fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
             crate::trace::unpark(index);
-            self.parkers[index].unpark(self);
+            if self.parkers[index].unpark(self) {
+                self.metrics.count(None, |m| &m.wakeups);
+            }
         }
     }
 

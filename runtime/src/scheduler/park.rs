@@ -126,15 +126,20 @@ impl Parker {
         self.state.load(SeqCst) == PARKED_DRIVER
     }
 
-    /// Wakes the worker, or makes its next `park` return at once.
-    pub(crate) fn unpark(&self, shared: &Shared) {
+    /// Wakes the worker, or makes its next `park` return at once. True if it was asleep (the
+    /// wake-up took a system call: the condvar's, or the reactor's waker).
+    pub(crate) fn unpark(&self, shared: &Shared) -> bool {
         match self.state.swap(NOTIFIED, SeqCst) {
-            EMPTY | NOTIFIED => {}
+            EMPTY | NOTIFIED => false,
             PARKED_CONDVAR => {
                 drop(self.mutex.lock().unwrap_or_else(|e| e.into_inner()));
                 self.condvar.notify_one();
+                true
             }
-            PARKED_DRIVER => shared.driver.unpark(),
+            PARKED_DRIVER => {
+                shared.driver.unpark();
+                true
+            }
             other => unreachable!("brisk: bad parker state {other}"),
         }
     }

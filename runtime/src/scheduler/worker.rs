@@ -392,6 +392,7 @@ impl Core {
             shared.notify_parked();
         }
         trace::park();
+        ctx.count(|m| &m.parks);
         shared.config.hooks.thread_park();
         shared.parkers[self.index].park(shared);
         shared.config.hooks.thread_unpark();
