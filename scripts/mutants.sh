@@ -23,6 +23,7 @@ all=(
     no_yield_defer         # worker.rs: yield_now requeues at once
     no_driver_turn         # worker.rs: busy workers never turn the driver
     driver_turn_ticks_only # worker.rs: inline polls do not count toward a driver turn
+    doze_forever           # worker.rs: a dozing worker sleeps without its timeout
 )
 mutants=("${@:-${all[@]}}")
 if [ "$#" -eq 0 ]; then mutants=("${all[@]}"); fi

@@ -721,6 +721,8 @@ pub struct BriskCounters {
     pub steals: u64,
     /// Sleeping workers woken for new work (each a system call on the waking thread).
     pub wakeups: u64,
+    /// Wake-ups owed to a dozing worker instead of sent.
+    pub owed_wakeups: u64,
 }
 
 impl BriskCounters {
@@ -735,6 +737,7 @@ impl BriskCounters {
             await_inlined: m.await_inlined(),
             steals: m.steals(),
             wakeups: m.wakeups(),
+            owed_wakeups: m.owed_wakeups(),
         }
     }
 
@@ -749,6 +752,7 @@ impl BriskCounters {
             await_inlined: self.await_inlined.wrapping_sub(earlier.await_inlined),
             steals: self.steals.wrapping_sub(earlier.steals),
             wakeups: self.wakeups.wrapping_sub(earlier.wakeups),
+            owed_wakeups: self.owed_wakeups.wrapping_sub(earlier.owed_wakeups),
         }
     }
 
@@ -763,6 +767,7 @@ impl BriskCounters {
             await_inlined: self.await_inlined + other.await_inlined,
             steals: self.steals + other.steals,
             wakeups: self.wakeups + other.wakeups,
+            owed_wakeups: self.owed_wakeups + other.owed_wakeups,
         }
     }
 }

@@ -319,7 +319,7 @@ fn park(ctx: &Context, searching: &Cell<bool>) {
     trace::park();
     ctx.count(|m| &m.parks);
     shared.config.hooks.thread_park();
-    shared.parkers[0].park(shared);
+    shared.parkers[0].park(shared, None);
     shared.config.hooks.thread_unpark();
     if shared.is_shutdown() {
         return;

@@ -687,7 +687,7 @@ mod parker {
                 let shared = shared.clone();
                 thread::spawn(move || parker.unpark(&shared))
             };
-            parker.park(&shared);
+            parker.park(&shared, None);
             unparker.join().unwrap();
         });
     }
@@ -713,9 +713,9 @@ mod parker {
                     parker.unpark(&shared);
                 })
             };
-            parker.park(&shared);
+            parker.park(&shared, None);
             first_done.store(true, Release);
-            parker.park(&shared);
+            parker.park(&shared, None);
             unparker.join().unwrap();
         });
     }
@@ -773,6 +773,49 @@ mod idle {
                 by_parker.is_none() || by_spawner.is_none(),
                 "two wake-ups for one piece of work"
             );
+        });
+    }
+
+    /// A worker queues work for itself while the other worker dozes, and the doze ends at the
+    /// same time: if the wake-up was owed (not sent), the dozer learns it was owed and finds
+    /// the work when it looks after its doze (`Core::park`); otherwise a worker is woken the
+    /// usual way, or the dozer was already back (unparked) and worker 0, awake, runs its work.
+    #[test]
+    fn loom_idle_owed_wakeup_vs_end_of_doze() {
+        use crate::scheduler::idle::Notify;
+        model(|| {
+            let idle = Arc::new(Idle::new(2));
+            assert_eq!(idle.num_searching(), 0);
+            // Worker 1 dozes; worker 0 runs.
+            assert!(idle.start_doze());
+            assert!(!idle.transition_to_parked(1, false));
+            let work = Arc::new(AtomicBool::new(false));
+            let worker0 = {
+                let idle = idle.clone();
+                let work = work.clone();
+                thread::spawn(move || {
+                    // `Shared::schedule` on worker 0: queue locally, then notify.
+                    work.store(true, Release);
+                    idle.worker_to_notify_local()
+                })
+            };
+            // Worker 1: its doze times out (`Core::park`), then it looks for work.
+            let owed = idle.end_doze();
+            let back = idle.unpark_self(1);
+            let found = has_work(&work);
+            let notify = worker0.join().unwrap();
+            match notify {
+                Notify::Owed => {
+                    assert!(owed, "a wake-up owed to the dozer was not reported to it");
+                    assert!(
+                        found,
+                        "the dozer looked after its doze and missed the owed work"
+                    );
+                }
+                Notify::Wake(i) => assert_eq!(i, 1, "only worker 1 sleeps"),
+                // Both workers awake: worker 0 runs its own work, as without dozing.
+                Notify::Nobody => assert!(back, "no wake-up while worker 1 slept"),
+            }
         });
     }
 

@@ -1076,6 +1076,65 @@ fn f9_slot_is_stolen_by_an_idle_worker() {
     });
 }
 
+// ---- F11: dozing workers ----
+
+/// F11: a wake-up owed to a dozing worker is not lost. A worker keeps queueing work for itself
+/// (children that yield once: their wake-ups are local) until the other worker, out of work
+/// while this one runs, dozes; then it queues one more task and blocks its thread until that
+/// task ran. Only the dozer can run it (deterministic: a 20 s limit turns a lost wake-up into a
+/// failure). Repeated until that last task's wake-up was owed rather than sent, so the run
+/// shows the dozing path, not an ordinary wake-up.
+#[test]
+fn f11_work_owed_to_a_dozing_worker_runs_while_its_worker_blocks() {
+    const LIMIT: Duration = Duration::from_secs(20);
+    with_watchdog(Duration::from_secs(300), "F11 doze", || {
+        let rt = Runtime::builder().worker_threads(2).build().unwrap();
+        let mut owed_seen = false;
+        for _ in 0..100 {
+            let m = rt.metrics();
+            let (in_time, ran_elsewhere, owed) = on_worker(&rt, async move {
+                for _ in 0..50 {
+                    let yielders: Vec<_> = (0..100)
+                        .map(|_| brisk::spawn(brisk::task::yield_now()))
+                        .collect();
+                    for y in yielders {
+                        y.await.unwrap();
+                    }
+                }
+                // The worker that blocks, taken after the last await.
+                let me = std::thread::current().id();
+                let before = m.owed_wakeups();
+                let ran = Arc::new(Latch::default());
+                let r2 = ran.clone();
+                let last = brisk::spawn_lazy(async move {
+                    r2.set();
+                    std::thread::current().id()
+                });
+                let owed = m.owed_wakeups() > before;
+                let in_time = ran.wait(LIMIT);
+                (in_time, last.await.unwrap() != me, owed)
+            });
+            assert!(
+                in_time,
+                "F11 doze: a task queued by a blocked worker waited {LIMIT:?} while the other \
+                 worker dozed (owed: {owed})"
+            );
+            assert!(
+                ran_elsewhere,
+                "F11 doze: the task ran on the blocked worker's thread"
+            );
+            if owed {
+                owed_seen = true;
+                break;
+            }
+        }
+        assert!(
+            owed_seen,
+            "F11 doze: in 100 attempts no wake-up was owed to a dozing worker"
+        );
+    });
+}
+
 fn bell_waiting(bell: &Bell) -> bool {
     bell.0.lock().unwrap().1.is_some()
 }

@@ -645,19 +645,20 @@ fn counters_report(rows: &[Row]) -> String {
                 "brisk-eager's spawns, over the measured samples (`RuntimeMetrics`): share \
                  finished inline, suspended in their inline poll, deferred to the queue (budget \
                  or depth spent), and queued tasks run inline by an await; queue polls and \
-                 steals per spawn; sleeping workers woken for new work, per op:\n\n",
+                 steals per spawn; sleeping workers woken for new work, and wake-ups owed to \
+                 a dozing worker instead, per op:\n\n",
             );
             t.push_str(
                 "| scenario | spawns/op | inline ready | inline suspended | deferred | \
-                 await-inlined | queue polls/spawn | steals/spawn | wake-ups/op |\n",
+                 await-inlined | queue polls/spawn | steals/spawn | wake-ups/op | owed/op |\n",
             );
-            t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             any = true;
         }
         let pct = |x: u64| format!("{:.1}%", 100.0 * x as f64 / c.spawned as f64);
         let _ = writeln!(
             t,
-            "| {} | {:.2} | {} | {} | {} | {} | {:.2} | {:.3} | {:.4} |",
+            "| {} | {:.2} | {} | {} | {} | {} | {:.2} | {:.3} | {:.4} | {:.4} |",
             row.scenario,
             c.spawned as f64 / cell.ops.max(1) as f64,
             pct(c.eager_completed),
@@ -667,6 +668,7 @@ fn counters_report(rows: &[Row]) -> String {
             c.polls as f64 / c.spawned as f64,
             c.steals as f64 / c.spawned as f64,
             c.wakeups as f64 / cell.ops.max(1) as f64,
+            c.owed_wakeups as f64 / cell.ops.max(1) as f64,
         );
     }
     t

@@ -111,8 +111,8 @@ impl DriverGuard<'_> {
     /// the due timers to [`fire_timers`](Self::fire_timers), which the caller must call next
     /// (the worker counts itself as searching meanwhile: `scheduler/park.rs`). When `all_idle`
     /// and time is paused, paused time jumps to the next timer instead of waiting.
-    pub(crate) fn wait_idle(&mut self, all_idle: bool) {
-        self.wait(None, all_idle);
+    pub(crate) fn wait_idle(&mut self, timeout: Option<Duration>, all_idle: bool) {
+        self.wait(timeout, all_idle);
     }
 
     /// Fires the timers that are due (after [`wait_idle`](Self::wait_idle)); returns how many.

@@ -217,7 +217,7 @@ where
         Some(local) if !shared.is_shutdown() => {
             trace::schedule(id, false);
             local.push(entry);
-            shared.notify_parked();
+            shared.notify_parked_local(ctx.worker.expect("a local queue is a worker's"));
         }
         _ => shared.push_remote(entry),
     }

@@ -9,15 +9,33 @@
 //! - No lost wake-up: the notifier publishes its work, then (SeqCst) reads `state`; a parking
 //!   worker updates `state` (SeqCst), and the last searcher to park re-checks every queue.
 //!   One of the two sees the other.
+//! - At most one worker dozes (`dozing`: it sleeps with a short timeout, `worker.rs`). While it
+//!   does, a worker that queued work on its own deque or slot owes the wake-up to it (sets
+//!   `owed`) instead of waking a sleeper: no system call for work its owner is probably about
+//!   to run itself. Not lost: the owed work was published before `owed`, and when the doze
+//!   ends the dozer clears `dozing`, then reads `owed` and looks for work (fences on both
+//!   sides: either it sees the owed work, or the notifier sees that it stopped dozing and
+//!   wakes a worker the usual way). Work from outside the workers never owes its wake-up.
 //! - `spinning` counts the workers in their wait before parking (`worker.rs`, `Core::spin`). It
 //!   is only a hint for how a waiting worker waits (busy, or yielding the core while someone
 //!   else watches the driver); no wake-up depends on it.
 
-use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Mutex, MutexGuard};
 
 const UNPARKED_ONE: usize = 1 << 16;
 const SEARCHING_MASK: usize = UNPARKED_ONE - 1;
+
+/// What [`Idle::worker_to_notify_local`] decided for new work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notify {
+    /// No wake-up needed (a worker searches, or none sleeps).
+    Nobody,
+    /// Wake this worker (it is counted as unparked and searching).
+    Wake(usize),
+    /// A worker dozes: the wake-up is owed to it.
+    Owed,
+}
 
 /// Counts of searching and unparked workers, and the list of sleeping ones.
 pub(crate) struct Idle {
@@ -26,6 +44,11 @@ pub(crate) struct Idle {
     spinning: AtomicUsize,
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
+    /// 1 while a worker dozes: parks with a short timeout while others run (`worker.rs`).
+    dozing: AtomicUsize,
+    /// A wake-up for work queued on a worker was skipped because a worker dozes: the dozer
+    /// looks for work when its doze ends.
+    owed: AtomicBool,
 }
 
 fn searching(state: usize) -> usize {
@@ -43,6 +66,8 @@ impl Idle {
             spinning: AtomicUsize::new(0),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
+            dozing: AtomicUsize::new(0),
+            owed: AtomicBool::new(false),
         }
     }
 
@@ -65,6 +90,43 @@ impl Idle {
         let index = sleepers.pop()?;
         self.state.fetch_add(UNPARKED_ONE | 1, SeqCst);
         Some(index)
+    }
+
+    /// After publishing work on a worker's own queue or slot: like
+    /// [`worker_to_notify`](Self::worker_to_notify), but while a worker dozes the wake-up is
+    /// owed to it instead (no system call): the dozer looks for work when its doze ends.
+    pub(crate) fn worker_to_notify_local(&self) -> Notify {
+        fence(SeqCst);
+        if !self.should_notify() {
+            return Notify::Nobody;
+        }
+        if self.dozing.load(SeqCst) != 0 {
+            self.owed.store(true, SeqCst);
+            // Pairs with the fence in `end_doze` (store `dozing`, fence, read `owed`): either
+            // the dozer reads this `owed` and the work published before it, or this reads that
+            // it stopped dozing and wakes a worker the usual way.
+            fence(SeqCst);
+            if self.dozing.load(SeqCst) != 0 {
+                return Notify::Owed;
+            }
+        }
+        match self.worker_to_notify() {
+            Some(index) => Notify::Wake(index),
+            None => Notify::Nobody,
+        }
+    }
+
+    /// Becomes the dozer unless another worker dozes.
+    pub(crate) fn start_doze(&self) -> bool {
+        self.dozing.compare_exchange(0, 1, SeqCst, SeqCst).is_ok()
+    }
+
+    /// Ends the caller's doze; true if wake-ups were owed to it meanwhile (it must then look
+    /// for work before it parks again).
+    pub(crate) fn end_doze(&self) -> bool {
+        self.dozing.store(0, SeqCst);
+        fence(SeqCst);
+        self.owed.swap(false, SeqCst)
     }
 
     /// True if a worker may become a searcher now: fewer than half the workers search.

@@ -35,7 +35,7 @@ use crate::task::harness;
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::TaskRef;
 use crate::task::schedule::Schedule;
-use idle::Idle;
+use idle::{Idle, Notify};
 use next::NextSlot;
 use park::Parker;
 
@@ -99,10 +99,10 @@ impl Shared {
     /// Queues a notified task: on this runtime's worker thread, to its next-task slot (or,
     /// for a yield, to the back of its local deque); anywhere else, to the injector.
     pub(crate) fn schedule(this: &Arc<Shared>, task: TaskRef, yielded: bool) {
-        let task = context::with_runtime(this, |ctx| {
+        let queued = context::with_runtime(this, |ctx| {
             let Some((index, local)) = ctx.and_then(|c| Some((c.worker?, c.local.as_ref()?)))
             else {
-                return Some(task);
+                return Err(task);
             };
             let to_back = yielded || !USE_SLOT || worker::releasing_yields();
             let back = if to_back {
@@ -126,11 +126,11 @@ impl Shared {
                 crate::trace::schedule(task.header().id, false);
                 local.push(task);
             }
-            None
+            Ok(index)
         });
-        match task {
-            None => this.notify_parked(),
-            Some(task) => this.push_remote(task),
+        match queued {
+            Ok(worker) => this.notify_parked_local(worker),
+            Err(task) => this.push_remote(task),
         }
     }
 
@@ -149,7 +149,22 @@ impl Shared {
 
     /// Wakes one parked worker if new work needs one.
     pub(crate) fn notify_parked(&self) {
-        if let Some(index) = self.idle.worker_to_notify() {
+        self.unpark_worker(self.idle.worker_to_notify());
+    }
+
+    /// Like [`notify_parked`](Self::notify_parked), for work that worker `worker` (the caller)
+    /// queued on its own deque or slot: while another worker dozes, the wake-up is owed to it
+    /// instead of sent (`idle.rs`).
+    pub(crate) fn notify_parked_local(&self, worker: usize) {
+        match self.idle.worker_to_notify_local() {
+            Notify::Nobody => {}
+            Notify::Wake(index) => self.unpark_worker(Some(index)),
+            Notify::Owed => self.metrics.count(Some(worker), |m| &m.owed_wakeups),
+        }
+    }
+
+    fn unpark_worker(&self, index: Option<usize>) {
+        if let Some(index) = index {
             crate::trace::unpark(index);
             if self.parkers[index].unpark(self) {
                 self.metrics.count(None, |m| &m.wakeups);

@@ -7,6 +7,9 @@
 //!   `NOTIFIED` and then wakes the sleeper the way it sleeps (condvar or reactor waker), so a
 //!   notification sent before, during or after the park is never lost.
 //! - At most one worker holds the driver (a `try_lock`); nobody ever blocks waiting for it.
+//! - A park with a doze timeout (`worker.rs`) ends by then at the latest, on either path (the
+//!   driver's wait is bounded by it; the condvar's `wait_timeout`); a notification that races
+//!   the timeout is consumed with it, and the worker is counted as woken by it (`idle.rs`).
 //! - A `block_on` thread sleeps through a [`ThreadParker`], which counts it with the clock
 //!   while it runs *or has been woken* (the waker counts it before unparking it), so paused
 //!   time never auto-advances between a wake of `block_on` and its next poll.
@@ -19,6 +22,7 @@
 
 use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use super::driver::DriverGuard;
 use super::Shared;
@@ -38,8 +42,8 @@ pub(crate) struct Parker {
 
 impl Parker {
     /// Sleeps until `unpark`, the runtime's shutdown, or (when this worker gets the driver)
-    /// an I/O event or timer deadline.
-    pub(crate) fn park(&self, shared: &Shared) {
+    /// an I/O event or timer deadline; with `doze`, also when that much time has passed.
+    pub(crate) fn park(&self, shared: &Shared, doze: Option<Duration>) {
         if self
             .state
             .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
@@ -57,7 +61,7 @@ impl Parker {
                 return;
             }
             // Paused time may jump to the next timer only when nobody else could run.
-            driver.wait_idle(shared.idle.all_parked());
+            driver.wait_idle(doze, shared.idle.all_parked());
             self.fire_timers_searching(shared, &mut driver);
             drop(driver);
             self.state.store(EMPTY, SeqCst);
@@ -77,7 +81,19 @@ impl Parker {
             shared.driver.unpark();
         }
         loop {
-            guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner());
+            guard = match doze {
+                None => self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let (guard, res) =
+                        (self.condvar.wait_timeout(guard, d)).unwrap_or_else(|e| e.into_inner());
+                    if res.timed_out() {
+                        // NOTIFIED or not, the doze is over: a notification is consumed here.
+                        self.state.store(EMPTY, SeqCst);
+                        return;
+                    }
+                    guard
+                }
+            };
             if self
                 .state
                 .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
