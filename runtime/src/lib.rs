@@ -119,6 +119,11 @@
 //! | F7 cooperation | a task looping on always-ready I/O, timers or inline children yields after the coop budget; inline polls spend the same budget |
 //! | F8 parallelism | an inline poll cannot be stolen, so once the budget is spent children go to the deque, where idle workers steal them |
 //!
+//! The repository's `docs/FAIRNESS.md` states every bound precisely, F9-F11 too (the next-task
+//! slot, driver turns, and idle workers that doze: a worker out of work while another runs
+//! sleeps at most 100 µs, and work queued for itself by a busy worker then wakes nobody: the
+//! dozer takes it if its owner has not), each with the test that checks it.
+//!
 //! # Seeing the scheduler
 //!
 //! With the cargo feature `trace`, `Runtime::take_trace` returns what the scheduler did, event
