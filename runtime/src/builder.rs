@@ -368,7 +368,9 @@ impl Builder {
         self
     }
 
-    /// Runs `f` on a worker that found no work, just before it goes to sleep. Panics: as for
+    /// Runs `f` on a worker that found no work, just before it goes to sleep. A worker that
+    /// dozes (out of work while another runs: it sleeps at most 100 µs at a time, and longer
+    /// only once no work is being queued for it) runs it before each doze. Panics: as for
     /// [`on_thread_start`](Self::on_thread_start).
     pub fn on_thread_park<F>(&mut self, f: F) -> &mut Self
     where
