@@ -24,6 +24,7 @@ all=(
     no_driver_turn         # worker.rs: busy workers never turn the driver
     driver_turn_ticks_only # worker.rs: inline polls do not count toward a driver turn
     doze_forever           # worker.rs: a dozing worker sleeps without its timeout
+    doze_always            # worker.rs: a worker dozes again though nothing was owed to it
 )
 mutants=("${@:-${all[@]}}")
 if [ "$#" -eq 0 ]; then mutants=("${all[@]}"); fi

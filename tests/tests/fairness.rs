@@ -1135,6 +1135,48 @@ fn f11_work_owed_to_a_dozing_worker_runs_while_its_worker_blocks() {
     });
 }
 
+/// F11: a worker dozes on only while wake-ups are owed to it. A poll that runs 300 ms first
+/// queues one task (which wakes the other worker), then nothing: the idle worker dozes at most
+/// once, then sleeps without a timeout, so over 200 ms of that poll it parks a handful of
+/// times at most (dozing on, it would park every 100 µs: ~2,000 times).
+#[test]
+fn f11_an_idle_worker_beside_a_long_poll_stops_dozing() {
+    with_watchdog(Duration::from_secs(60), "F11 doze on", || {
+        let rt = Runtime::builder().worker_threads(2).build().unwrap();
+        let m = rt.metrics();
+        let started = Arc::new(Latch::default());
+        let s2 = started.clone();
+        // Both workers asleep first, so that the task's spawn below wakes one.
+        let t0 = std::time::Instant::now();
+        while m.parks() < 2 && t0.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let long = rt.spawn(async move {
+            // Queued here, it wakes the other worker: a worker woken for work may doze next.
+            drop(brisk::spawn_lazy(async {}));
+            s2.set();
+            let t0 = std::time::Instant::now();
+            while t0.elapsed() < Duration::from_millis(300) {
+                std::hint::spin_loop();
+            }
+        });
+        assert!(
+            started.wait(Duration::from_secs(20)),
+            "the long poll started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let before = m.parks();
+        std::thread::sleep(Duration::from_millis(200));
+        let parks = m.parks() - before;
+        rt.block_on(long).unwrap();
+        assert!(
+            parks <= 5,
+            "F11 doze on: the idle worker parked {parks} times in 200 ms beside a long poll \
+             that queued nothing (it kept dozing with no wake-up owed)"
+        );
+    });
+}
+
 fn bell_waiting(bell: &Bell) -> bool {
     bell.0.lock().unwrap().1.is_some()
 }

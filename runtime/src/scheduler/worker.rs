@@ -428,7 +428,7 @@ impl Core {
         shared.config.hooks.thread_unpark();
         // Dozed: doze again next time only if wake-ups were owed meanwhile. Woken otherwise:
         // the next park may doze.
-        self.may_doze = !doze || shared.idle.end_doze();
+        self.may_doze = !doze || shared.idle.end_doze() || cfg!(brisk_mutant = "doze_always");
         if shared.is_shutdown() {
             return;
         }
