@@ -1078,59 +1078,60 @@ fn f9_slot_is_stolen_by_an_idle_worker() {
 
 // ---- F11: dozing workers ----
 
-/// F11: a wake-up owed to a dozing worker is not lost. A worker keeps queueing work for itself
-/// (children that yield once: their wake-ups are local) until the other worker, out of work
-/// while this one runs, dozes; then it queues one more task and blocks its thread until that
-/// task ran. Only the dozer can run it (deterministic: a 20 s limit turns a lost wake-up into a
-/// failure). Repeated until that last task's wake-up was owed rather than sent, so the run
-/// shows the dozing path, not an ordinary wake-up.
+/// F11: a wake-up owed to a dozing worker is not lost. A task queues a child on its worker,
+/// which wakes the other (sleeping) worker; that one runs the child, finds nothing else and
+/// parks again while this worker runs: it dozes. This worker, held in the task (no await)
+/// until that park, then queues a second task, whose wake-up is owed to the dozer, and blocks
+/// its thread until that task ran. Only the dozer can run it (deterministic: a 20 s limit
+/// turns a lost wake-up into a failure). A try whose second wake-up was not owed (the doze
+/// ended first, on a loaded machine) is repeated, so the check always runs the dozing path.
 #[test]
 fn f11_work_owed_to_a_dozing_worker_runs_while_its_worker_blocks() {
     const LIMIT: Duration = Duration::from_secs(20);
     with_watchdog(Duration::from_secs(300), "F11 doze", || {
         let rt = Runtime::builder().worker_threads(2).build().unwrap();
-        let mut owed_seen = false;
-        for _ in 0..100 {
-            let m = rt.metrics();
-            let (in_time, ran_elsewhere, owed) = on_worker(&rt, async move {
-                for _ in 0..50 {
-                    let yielders: Vec<_> = (0..100)
-                        .map(|_| brisk::spawn(brisk::task::yield_now()))
-                        .collect();
-                    for y in yielders {
-                        y.await.unwrap();
-                    }
+        let m = rt.metrics();
+        // Both workers asleep first, so that the first child wakes the other one.
+        let t0 = std::time::Instant::now();
+        while m.parks() < 2 && t0.elapsed() < LIMIT {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let (in_time, ran_elsewhere) = on_worker(&rt, async move {
+            for _ in 0..1000 {
+                let parks = m.parks();
+                let first = brisk::spawn_lazy(async {});
+                let t0 = std::time::Instant::now();
+                while m.parks() == parks && t0.elapsed() < LIMIT {
+                    std::hint::spin_loop();
                 }
-                // The worker that blocks, taken after the last await.
+                // The worker that blocks: no await since the last one.
                 let me = std::thread::current().id();
-                let before = m.owed_wakeups();
+                let owed_before = m.owed_wakeups();
                 let ran = Arc::new(Latch::default());
                 let r2 = ran.clone();
                 let last = brisk::spawn_lazy(async move {
                     r2.set();
                     std::thread::current().id()
                 });
-                let owed = m.owed_wakeups() > before;
-                let in_time = ran.wait(LIMIT);
-                (in_time, last.await.unwrap() != me, owed)
-            });
-            assert!(
-                in_time,
-                "F11 doze: a task queued by a blocked worker waited {LIMIT:?} while the other \
-                 worker dozed (owed: {owed})"
-            );
-            assert!(
-                ran_elsewhere,
-                "F11 doze: the task ran on the blocked worker's thread"
-            );
-            if owed {
-                owed_seen = true;
-                break;
+                if m.owed_wakeups() > owed_before {
+                    let in_time = ran.wait(LIMIT);
+                    let elsewhere = last.await.unwrap() != me;
+                    first.await.unwrap();
+                    return (in_time, elsewhere);
+                }
+                first.await.unwrap();
+                last.await.unwrap();
             }
-        }
+            panic!("F11 doze: in 1000 tries no wake-up was owed to a dozing worker");
+        });
         assert!(
-            owed_seen,
-            "F11 doze: in 100 attempts no wake-up was owed to a dozing worker"
+            in_time,
+            "F11 doze: a task queued by a blocked worker waited {LIMIT:?} while the other \
+             worker dozed with its wake-up owed"
+        );
+        assert!(
+            ran_elsewhere,
+            "F11 doze: the task ran on the blocked worker's thread"
         );
     });
 }
