@@ -44,8 +44,8 @@ pub(crate) struct Idle {
     spinning: AtomicUsize,
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
-    /// 1 while a worker dozes: parks with a short timeout while others run (`worker.rs`).
-    dozing: AtomicUsize,
+    /// True while a worker dozes: parks with a short timeout while others run (`worker.rs`).
+    dozing: AtomicBool,
     /// A wake-up for work queued on a worker was skipped because a worker dozes: the dozer
     /// looks for work when its doze ends.
     owed: AtomicBool,
@@ -66,7 +66,7 @@ impl Idle {
             spinning: AtomicUsize::new(0),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
-            dozing: AtomicUsize::new(0),
+            dozing: AtomicBool::new(false),
             owed: AtomicBool::new(false),
         }
     }
@@ -100,13 +100,13 @@ impl Idle {
         if !self.should_notify() {
             return Notify::Nobody;
         }
-        if self.dozing.load(SeqCst) != 0 {
+        if self.dozing.load(SeqCst) {
             self.owed.store(true, SeqCst);
             // Pairs with the fence in `end_doze` (store `dozing`, fence, read `owed`): either
             // the dozer reads this `owed` and the work published before it, or this reads that
             // it stopped dozing and wakes a worker the usual way.
             fence(SeqCst);
-            if self.dozing.load(SeqCst) != 0 {
+            if self.dozing.load(SeqCst) {
                 return Notify::Owed;
             }
         }
@@ -118,13 +118,15 @@ impl Idle {
 
     /// Becomes the dozer unless another worker dozes.
     pub(crate) fn start_doze(&self) -> bool {
-        self.dozing.compare_exchange(0, 1, SeqCst, SeqCst).is_ok()
+        self.dozing
+            .compare_exchange(false, true, SeqCst, SeqCst)
+            .is_ok()
     }
 
     /// Ends the caller's doze; true if wake-ups were owed to it meanwhile (it must then look
     /// for work before it parks again).
     pub(crate) fn end_doze(&self) -> bool {
-        self.dozing.store(0, SeqCst);
+        self.dozing.store(false, SeqCst);
         fence(SeqCst);
         self.owed.swap(false, SeqCst)
     }

@@ -149,7 +149,9 @@ impl Shared {
 
     /// Wakes one parked worker if new work needs one.
     pub(crate) fn notify_parked(&self) {
-        self.unpark_worker(self.idle.worker_to_notify());
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.unpark_worker(index);
+        }
     }
 
     /// Like [`notify_parked`](Self::notify_parked), for work that worker `worker` (the caller)
@@ -158,17 +160,16 @@ impl Shared {
     pub(crate) fn notify_parked_local(&self, worker: usize) {
         match self.idle.worker_to_notify_local() {
             Notify::Nobody => {}
-            Notify::Wake(index) => self.unpark_worker(Some(index)),
+            Notify::Wake(index) => self.unpark_worker(index),
             Notify::Owed => self.metrics.count(Some(worker), |m| &m.owed_wakeups),
         }
     }
 
-    fn unpark_worker(&self, index: Option<usize>) {
-        if let Some(index) = index {
-            crate::trace::unpark(index);
-            if self.parkers[index].unpark(self) {
-                self.metrics.count(None, |m| &m.wakeups);
-            }
+    /// Wakes worker `index`, which `Idle` just counted as unparked and searching.
+    fn unpark_worker(&self, index: usize) {
+        crate::trace::unpark(index);
+        if self.parkers[index].unpark(self) {
+            self.metrics.count(None, |m| &m.wakeups);
         }
     }
 
