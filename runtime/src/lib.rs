@@ -8,9 +8,15 @@
 //! evaluation that Python 3.12 adopted as `asyncio.eager_task_factory`.
 //!
 //! ```
-//! use brisk::Runtime;
+//! use brisk::{Runtime, SpawnPolicy};
 //!
-//! let rt = Runtime::new().unwrap();
+//! // `Eager` bounds inline polls by count and depth only, so the count below is exact; the
+//! // default, `Adaptive`, also bounds a tick's inline work in time, and on a busy machine
+//! // may queue a few of these children instead.
+//! let rt = Runtime::builder()
+//!     .spawn_policy(SpawnPolicy::Eager)
+//!     .build()
+//!     .unwrap();
 //! let total = rt.block_on(async {
 //!     let mut handles = Vec::new();
 //!     for i in 0..10u64 {
